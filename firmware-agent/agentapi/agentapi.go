@@ -1,0 +1,85 @@
+// Package agentapi holds the wire types of the bus between the gateway and
+// its agents. Both daemons import it, so a change here is a change of the
+// protocol: bump Version when a payload changes incompatibly.
+//
+// Every payload travels in an [Envelope] that names its version and carries
+// an idempotency key, so receivers can deduplicate what MQTT's
+// at-least-once delivery repeats.
+//
+// # Caveats
+//
+//   - Topics are versioned with the same number; a gateway and an agent of
+//     different Version do not hear each other, by design.
+package agentapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Version of the wire format and topic tree.
+const Version = 1
+
+// TopicRoot is the prefix of every topic.
+const TopicRoot = "pagebridge/v1"
+
+// MaxPayload bounds an envelope on the wire; larger ones are refused.
+const MaxPayload = 256 << 10
+
+// StatusTopic is where an agent publishes its retained status and LWT.
+func StatusTopic(agentID string) string { return TopicRoot + "/agent/" + agentID + "/status" }
+
+// Errors from Decode.
+var (
+	ErrTooLarge  = errors.New("payload too large")
+	ErrVersion   = errors.New("unknown wire version")
+	ErrMalformed = errors.New("malformed payload")
+)
+
+// Envelope wraps every bus payload.
+type Envelope struct {
+	V int `json:"v"`
+	// Key is the idempotency key (a ULID): the receiver acts once per key.
+	Key  string          `json:"key"`
+	Sent time.Time       `json:"sent"`
+	Kind string          `json:"kind"`
+	Body json.RawMessage `json:"body"`
+}
+
+// Decode parses and validates an envelope from the wire.
+func Decode(b []byte) (Envelope, error) {
+	var e Envelope
+	if len(b) > MaxPayload {
+		return e, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(b), MaxPayload)
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	switch {
+	case e.V != Version:
+		return e, fmt.Errorf("%w %d (this side speaks %d)", ErrVersion, e.V, Version)
+	case len(e.Key) != 26:
+		return e, fmt.Errorf("%w: idempotency key must be a 26-character ULID", ErrMalformed)
+	case e.Kind == "":
+		return e, fmt.Errorf("%w: no kind", ErrMalformed)
+	}
+	return e, nil
+}
+
+// AgentStatus is an agent's retained status.
+type AgentStatus struct {
+	Agent   string         `json:"agent"`
+	State   string         `json:"state"` // "online", "offline" (the LWT)
+	Version string         `json:"version"`
+	Devices []DeviceStatus `json:"devices,omitempty"`
+}
+
+// DeviceStatus is one device's health as the agent sees it.
+type DeviceStatus struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	State string `json:"state"` // "up", "down", "init"
+	Error string `json:"error,omitempty"`
+}

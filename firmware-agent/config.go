@@ -1,0 +1,120 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the agent's one configuration file.
+type Config struct {
+	Agent   AgentConfig    `toml:"agent"`
+	Devices []DeviceConfig `toml:"device"`
+}
+
+type AgentConfig struct {
+	// ID names the agent on the bus; fixed, so its MQTT session persists.
+	ID string `toml:"id"`
+}
+
+// DeviceConfig is one line the agent owns.
+type DeviceConfig struct {
+	ID   string `toml:"id"`
+	Kind string `toml:"kind"`
+	// Port is a serial device path (/dev/serial/by-id/…), tcp://host:port
+	// for a serial device server, or listen://addr for senders that
+	// connect to us.
+	Port     string `toml:"port"`
+	Baud     int    `toml:"baud"`
+	DataBits int    `toml:"data_bits"`
+	Parity   string `toml:"parity"`
+	StopBits int    `toml:"stop_bits"`
+	Flow     string `toml:"flow"`
+}
+
+// Device kinds the agent knows.
+var kinds = map[string]bool{"modem": true, "paging-terminal": true, "tap-line": true, "espa-line": true}
+
+func defaultConfig() Config { return Config{Agent: AgentConfig{ID: "agent-1"}} }
+
+// LoadConfig reads path over the defaults and validates it; errors name the
+// key.
+func LoadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, fmt.Errorf("config: %s: unknown key", und[0])
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks every device and fills serial defaults (9600 8N1, no
+// flow control).
+func (c *Config) Validate() error {
+	if c.Agent.ID == "" {
+		return errors.New("config: agent.id: required")
+	}
+	seen := map[string]bool{}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		key := fmt.Sprintf("config: device[%d]", i)
+		switch {
+		case d.ID == "":
+			return fmt.Errorf("%s.id: required", key)
+		case seen[d.ID]:
+			return fmt.Errorf("%s.id: duplicate device %q", key, d.ID)
+		case !kinds[d.Kind]:
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line)", key, d.Kind)
+		case d.Port == "":
+			return fmt.Errorf("%s.port: required", key)
+		}
+		seen[d.ID] = true
+		if addr, ok := strings.CutPrefix(d.Port, "tcp://"); ok {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("%s.port: %v", key, err)
+			}
+			continue
+		}
+		if addr, ok := strings.CutPrefix(d.Port, "listen://"); ok {
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("%s.port: %v", key, err)
+			}
+			continue
+		}
+		if !strings.HasPrefix(d.Port, "/dev/") {
+			return fmt.Errorf("%s.port: want a /dev/ path, tcp://host:port or listen://addr", key)
+		}
+		if d.Baud == 0 {
+			d.Baud = 9600
+		}
+		if d.DataBits == 0 {
+			d.DataBits = 8
+		}
+		if d.StopBits == 0 {
+			d.StopBits = 1
+		}
+		if d.Parity == "" {
+			d.Parity = "none"
+		}
+		if d.Flow == "" {
+			d.Flow = "none"
+		}
+		switch {
+		case d.DataBits < 5 || d.DataBits > 8:
+			return fmt.Errorf("%s.data_bits: must be 5 to 8", key)
+		case d.StopBits != 1 && d.StopBits != 2:
+			return fmt.Errorf("%s.stop_bits: must be 1 or 2", key)
+		case !map[string]bool{"none": true, "even": true, "odd": true, "mark": true, "space": true}[d.Parity]:
+			return fmt.Errorf("%s.parity: must be none, even, odd, mark or space", key)
+		case !map[string]bool{"none": true, "rtscts": true}[d.Flow]:
+			return fmt.Errorf("%s.flow: must be none or rtscts", key)
+		}
+	}
+	return nil
+}

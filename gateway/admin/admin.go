@@ -1,0 +1,274 @@
+package admin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Operations the socket serves.
+const (
+	OpBackup      = "backup"
+	OpAuditVerify = "audit-verify"
+	OpKeysRotate  = "keys-rotate"
+	OpStatus      = "status"
+)
+
+// ErrNotRunning means no daemon answers on the socket.
+var ErrNotRunning = errors.New("no daemon is listening on the admin socket")
+
+// Request is what a client asks.
+type Request struct {
+	Op string `json:"op"`
+}
+
+// Response is the server's answer. For a backup, Size bytes of the database
+// follow the response line.
+type Response struct {
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
+	Result string `json:"result,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+}
+
+// Ops is what the daemon does for the socket. Each method's error is sent
+// to the client as text: it must not carry PHI.
+type Ops interface {
+	// Backup writes a consistent copy of the database to w and returns
+	// its size first through size, before writing.
+	Backup(ctx context.Context, size func(int64) error, w io.Writer) error
+	VerifyAudit(ctx context.Context) (string, error)
+	RotateKeys(ctx context.Context) (string, error)
+	Status(ctx context.Context) (string, error)
+}
+
+// Server serves Ops on a Unix socket.
+type Server struct {
+	ln   *net.UnixListener
+	ops  Ops
+	log  *slog.Logger
+	path string
+	// allowed holds the uids served: root and the daemon's own.
+	allowed map[uint32]bool
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+// Listen creates the socket at path (removing a stale one) and starts
+// serving. The directory is created 0750 if missing.
+func Listen(path string, ops Ops, log *slog.Logger) (*Server, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("admin socket dir: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("admin socket %s: another daemon is already listening", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale admin socket: %w", err)
+	}
+	// The umask makes the socket 0660 from its creation on, with no window
+	// in which anyone else could connect.
+	old := syscall.Umask(0o117)
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	syscall.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	s := &Server{ln: ln, ops: ops, log: log, path: path, conns: map[net.Conn]bool{},
+		allowed: map[uint32]bool{0: true, uint32(os.Getuid()): true}}
+	s.wg.Add(1)
+	go s.serve()
+	return s, nil
+}
+
+// Addr is the socket path.
+func (s *Server) Addr() string { return s.path }
+
+func (s *Server) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return
+			}
+			s.log.Warn("admin socket accept", "err", err)
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return
+		}
+		s.conns[c] = true
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.handle(c)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+func peerUID(c *net.UnixConn) (uint32, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil {
+		return 0, err
+	}
+	if cerr != nil {
+		return 0, cerr
+	}
+	return cred.Uid, nil
+}
+
+func (s *Server) handle(c *net.UnixConn) {
+	ctx := context.Background()
+	enc := json.NewEncoder(c)
+	uid, err := peerUID(c)
+	if err != nil || !s.allowed[uid] {
+		s.log.Warn("admin socket: refused peer", "uid", uid, "err", err)
+		enc.Encode(Response{Error: "permission denied: only root and the service user may use the admin socket"})
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(c, 4096)).ReadBytes('\n')
+	if err != nil {
+		enc.Encode(Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	var req Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		enc.Encode(Response{Error: "bad request: " + err.Error()})
+		return
+	}
+	s.log.Info("admin request", "op", req.Op, "uid", uid)
+	var result string
+	switch req.Op {
+	case OpBackup:
+		err = s.ops.Backup(ctx, func(n int64) error { return enc.Encode(Response{OK: true, Size: n}) }, c)
+		if err != nil {
+			s.log.Error("admin backup", "err", err)
+			// If the header already went out, the client sees a short
+			// stream and fails; otherwise it gets the error.
+			enc.Encode(Response{Error: err.Error()})
+		}
+		return
+	case OpAuditVerify:
+		result, err = s.ops.VerifyAudit(ctx)
+	case OpKeysRotate:
+		result, err = s.ops.RotateKeys(ctx)
+	case OpStatus:
+		result, err = s.ops.Status(ctx)
+	default:
+		err = fmt.Errorf("unknown operation %q", req.Op)
+	}
+	if err != nil {
+		enc.Encode(Response{Error: err.Error(), Result: result})
+		return
+	}
+	enc.Encode(Response{OK: true, Result: result})
+}
+
+// Close stops listening, waits for requests in progress and removes the
+// socket file.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	err := s.ln.Close()
+	s.wg.Wait()
+	return err
+}
+
+// Call sends one request and returns the response. For OpBackup use
+// Backup instead.
+func Call(ctx context.Context, path string, op string) (Response, error) {
+	c, err := dial(ctx, path)
+	if err != nil {
+		return Response{}, err
+	}
+	defer c.Close()
+	if err := json.NewEncoder(c).Encode(Request{Op: op}); err != nil {
+		return Response{}, err
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return Response{}, fmt.Errorf("admin socket: read response: %w", err)
+	}
+	return resp, nil
+}
+
+// Backup asks the daemon for a backup and copies it to w. It fails unless
+// exactly the announced number of bytes arrived.
+func Backup(ctx context.Context, path string, w io.Writer) (int64, error) {
+	c, err := dial(ctx, path)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if err := json.NewEncoder(c).Encode(Request{Op: OpBackup}); err != nil {
+		return 0, err
+	}
+	br := bufio.NewReader(c)
+	line, err := br.ReadBytes('\n')
+	if err != nil {
+		return 0, fmt.Errorf("admin socket: read response: %w", err)
+	}
+	var resp Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		return 0, fmt.Errorf("admin socket: bad response: %w", err)
+	}
+	if !resp.OK {
+		return 0, errors.New(resp.Error)
+	}
+	n, err := io.Copy(w, io.LimitReader(br, resp.Size))
+	if err != nil {
+		return n, err
+	}
+	if n != resp.Size {
+		return n, fmt.Errorf("backup stream ended after %d of %d bytes", n, resp.Size)
+	}
+	return n, nil
+}
+
+func dial(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+			return nil, fmt.Errorf("%w (%s)", ErrNotRunning, path)
+		}
+		return nil, err
+	}
+	return c, nil
+}
