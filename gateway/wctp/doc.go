@@ -28,7 +28,8 @@
 //
 // WCTP refusals are wctp-Failure documents inside HTTP 200, wrapped in
 // wctp-SubmitClientResponse when the request was a client message and in
-// wctp-Confirmation otherwise. Checks run in this order:
+// wctp-Confirmation otherwise. Codes, in about the order they are checked
+// (a wrong root is 302 before the version is read; other 302s come after):
 //
 //	HTTP 405  method other than POST (with Allow: POST)
 //	HTTP 415  Content-Type other than text/xml or application/xml
@@ -43,7 +44,8 @@
 //	     missing, repeated or unknown elements, a missing required attribute,
 //	     an empty or over-long messageID, a deliveryPriority other than
 //	     HIGH/NORMAL/LOW, control characters (other than tab, CR, LF in the
-//	     text), an unknown operation
+//	     text), an unknown operation; also a message the store refuses as
+//	     invalid (paging.ErrInvalid without paging.ErrTemporary)
 //	303  wctpVersion not one of [Versions]
 //	300  another WCTP operation (wctp-ClientQuery, wctp-PollForMessages,
 //	     wctp-SendMsgMulti, wctp-VersionQuery…)
@@ -56,8 +58,8 @@
 //
 // errorText is a fixed phrase per code ([CodeText]); nothing the sender
 // sent is echoed. Log lines carry the code, a fixed reason, the sender,
-// pager ID, message ID and text length, never the text (a [paging.PHI]) or
-// the body.
+// pager ID, the message's ID and the text length, never the text (a
+// [paging.PHI]), the secrets or the body.
 //
 // # Caveats
 //
@@ -85,6 +87,8 @@
 //     between, the sender does not learn of the success and will retry, so
 //     a page can be stored twice; deduplicating on (senderID, messageID) is
 //     left to the store.
+//   - The handler narrows its logger with component=wctp itself; pass it
+//     the un-narrowed one.
 //   - Refusals are logged one line each, unthrottled: a sender stuck in a
 //     retry loop with a wrong securityCode fills the log at its rate.
 //   - Replies carry the request's wctpVersion (1.1 senders see their own
