@@ -1,0 +1,131 @@
+package storage_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+	"pagebridge/storage/storagetest"
+)
+
+// writeV1 makes a schema-1 file as the first release wrote it: the base
+// buckets, no timers or outbox, one person.
+func writeV1(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range []string{"meta", "keys", "messages", "audit", "people", "roles", "groups", "pagerids", "accounts"} {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint64(nil, 1)); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("people")).Put([]byte("dr-lee"), []byte(`{"id":"dr-lee","name":"Dr Lee","stage":"both"}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func schemaOf(t *testing.T, path string) (v uint64, buckets []string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		v = binary.BigEndian.Uint64(tx.Bucket([]byte("meta")).Get([]byte("schema")))
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			buckets = append(buckets, string(name))
+			return nil
+		})
+	})
+	return v, buckets
+}
+
+func TestMigrateFromV1TakesBackup(t *testing.T) {
+	e := storagetest.New(t)
+	writeV1(t, e.Path)
+	backups := filepath.Join(t.TempDir(), "backups")
+	withBackups := func(o *storage.Options) { o.BackupDir = backups }
+	s := e.Open(t, withBackups)
+	ctx := context.Background()
+
+	if p, err := s.Person(ctx, "dr-lee"); err != nil || p.Name != "Dr Lee" {
+		t.Fatalf("person after migration: %+v, %v", p, err)
+	}
+	// The v2 buckets work.
+	tm := paging.Timer{ID: paging.NewID(time.Now()), Due: time.Now(), Kind: "escalate", Ref: "delivery/x"}
+	if err := s.Schedule(ctx, tm); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(backups, "pagebridge.db.v1-*.bak"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("backups: %v %v", files, err)
+	}
+	v, buckets := schemaOf(t, files[0])
+	if v != 1 || strings.Contains(strings.Join(buckets, " "), "timers") {
+		t.Errorf("backup has schema %d and buckets %v, want the v1 file as it was", v, buckets)
+	}
+	if fi, _ := os.Stat(files[0]); fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup mode %#o", fi.Mode().Perm())
+	}
+
+	// At the current schema, no more backups.
+	s = reopen(t, e, s, withBackups)
+	s.Close()
+	if v, _ := schemaOf(t, e.Path); v != storage.SchemaVersion {
+		t.Errorf("schema %d, want %d", v, storage.SchemaVersion)
+	}
+	if files, _ := filepath.Glob(filepath.Join(backups, "*")); len(files) != 1 {
+		t.Errorf("backups after a second open: %v", files)
+	}
+}
+
+func TestNewFileNeedsNoBackup(t *testing.T) {
+	e := storagetest.New(t)
+	e.Open(t).Close()
+	if files, _ := filepath.Glob(filepath.Join(e.Dir, "*.bak")); len(files) != 0 {
+		t.Errorf("backups of a new file: %v", files)
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	e := storagetest.New(t)
+	e.Open(t).Close()
+	editBolt(t, e.Path, func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint64(nil, 99))
+	})
+	_, err := storage.Open(e.Path, e.Options())
+	if !errors.Is(err, storage.ErrSchemaTooNew) {
+		t.Fatalf("open: %v, want ErrSchemaTooNew", err)
+	}
+	if !strings.Contains(err.Error(), "99") {
+		t.Errorf("error does not give the version: %v", err)
+	}
+	if v, _ := schemaOf(t, e.Path); v != 99 {
+		t.Errorf("open changed the schema to %d", v)
+	}
+	if _, err := storage.VerifyAuditFile(context.Background(), e.Path, e.AuditKey); !errors.Is(err, storage.ErrSchemaTooNew) {
+		t.Errorf("verify: %v, want ErrSchemaTooNew", err)
+	}
+	if _, err := storage.Restore(e.Path, filepath.Join(t.TempDir(), "x.db"), e.Keys); !errors.Is(err, storage.ErrSchemaTooNew) {
+		t.Errorf("restore: %v, want ErrSchemaTooNew", err)
+	}
+}

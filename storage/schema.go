@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets. Keys of messages, timers and outbox items are the 16 bytes of
+// their ULID, so they sort by creation time.
+var (
+	bucketMeta     = []byte("meta")     // schema version, audit head and anchor, audit key check
+	bucketKeys     = []byte("keys")     // data keys by ID (8 bytes BE), wrapped under a KEK
+	bucketMessages = []byte("messages") // message records, text sealed
+	bucketAudit    = []byte("audit")    // audit entries by seq (8 bytes BE)
+	bucketPeople   = []byte("people")
+	bucketRoles    = []byte("roles")
+	bucketGroups   = []byte("groups")
+	bucketPagerIDs = []byte("pagerids")
+	bucketAccounts = []byte("accounts")
+
+	bucketTimers    = []byte("timers")     // timers by ID
+	bucketTimersDue = []byte("timers.due") // (due BE, ID) → nothing
+	bucketOutbox    = []byte("outbox")     // outbox items by ID, payload sealed
+	bucketOutboxDue = []byte("outbox.due") // (inverted priority, due BE, ID) → nothing
+)
+
+// Keys in the meta bucket.
+var (
+	metaSchema        = []byte("schema")
+	metaAuditHead     = []byte("audit.head")
+	metaAuditAnchor   = []byte("audit.anchor")
+	metaAuditKeyCheck = []byte("audit.keycheck")
+)
+
+// migration moves the schema from version to-1 to version to. It runs in
+// one write transaction, which also records the new version.
+type migration struct {
+	to   uint64
+	name string
+	fn   func(tx *bolt.Tx) error
+}
+
+// migrations, in order. Append only: a released step is never changed.
+var migrations = []migration{
+	{1, "create the base buckets", migrateV1},
+	{2, "add timers and outbox, indexed by due time", migrateV2},
+}
+
+// SchemaVersion is the schema this code writes: the last migration's.
+const SchemaVersion uint64 = 2
+
+func init() {
+	if migrations[len(migrations)-1].to != SchemaVersion {
+		panic("storage: SchemaVersion is not the last migration's version")
+	}
+}
+
+func migrateV1(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketMeta, bucketKeys, bucketMessages, bucketAudit,
+		bucketPeople, bucketRoles, bucketGroups, bucketPagerIDs, bucketAccounts} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// migrateV2 adds the timer and outbox buckets with their due-time indexes,
+// and (re)builds each index from its primary bucket, so the step also
+// repairs an index that was lost.
+func migrateV2(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketTimers, bucketOutbox} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	for _, name := range [][]byte{bucketTimersDue, bucketOutboxDue} {
+		if tx.Bucket(name) != nil {
+			if err := tx.DeleteBucket(name); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return reindexDue(tx)
+}
+
+// schemaVersion reads the version; 0 for a new, empty file.
+func schemaVersion(tx *bolt.Tx) (uint64, error) {
+	b := tx.Bucket(bucketMeta)
+	if b == nil {
+		return 0, nil
+	}
+	v := b.Get(metaSchema)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: schema version of %d bytes", ErrNotDatabase, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+func checkSchema(v uint64) error {
+	if v > SchemaVersion {
+		return fmt.Errorf("%w: file has schema %d, this program knows up to %d; run the newer pagebridge or restore a backup taken before the upgrade", ErrSchemaTooNew, v, SchemaVersion)
+	}
+	return nil
+}
+
+// migrate runs each step from the file's version up to SchemaVersion, one
+// transaction per step. before is called once, before the first step, when
+// there is existing data to protect (version > 0).
+func migrate(db *bolt.DB, before func(from uint64) error) (from uint64, err error) {
+	err = db.View(func(tx *bolt.Tx) error {
+		from, err = schemaVersion(tx)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := checkSchema(from); err != nil {
+		return from, err
+	}
+	if from == SchemaVersion {
+		return from, nil
+	}
+	if from > 0 {
+		if err := before(from); err != nil {
+			return from, fmt.Errorf("backup before migration from schema %d: %w", from, err)
+		}
+	}
+	for _, m := range migrations {
+		if m.to <= from {
+			continue
+		}
+		err := db.Update(func(tx *bolt.Tx) error {
+			if err := m.fn(tx); err != nil {
+				return err
+			}
+			meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+			if err != nil {
+				return err
+			}
+			return meta.Put(metaSchema, be64(m.to))
+		})
+		if err != nil {
+			return from, fmt.Errorf("migrate to schema %d (%s): %w", m.to, m.name, err)
+		}
+	}
+	return from, nil
+}

@@ -1,0 +1,301 @@
+package storage
+
+import (
+	"context"
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"pagebridge/gateway/paging"
+)
+
+// Defaults for Options.
+const (
+	DefaultTimeout  = 2 * time.Second
+	DefaultMaxBatch = 256
+	// DefaultAuditRetention is six years, leap days included.
+	DefaultAuditRetention = (6*365 + 2) * 24 * time.Hour
+)
+
+// Options configure Open. Keys and AuditKey are required; the rest have
+// defaults.
+type Options struct {
+	// Keys holds the KEK that wraps the data keys. Required.
+	Keys *Keyring
+	// AuditKey is the 32-byte HMAC key of the audit chain. Required.
+	AuditKey []byte
+	// Timeout bounds the wait for the file lock; zero or less means
+	// DefaultTimeout (bbolt itself would wait forever).
+	Timeout time.Duration
+	// Now tells the time; default time.Now.
+	Now func() time.Time
+	// Logger receives the few things worth saying at Open (a migration and
+	// its backup, an audit head that does not verify). Default: discard.
+	Logger *slog.Logger
+	// BackupDir is where a backup is written before a schema migration.
+	// Default: the directory of the database file.
+	BackupDir string
+	// AuditRetention is how long PruneAudit keeps audit entries; default
+	// DefaultAuditRetention.
+	AuditRetention time.Duration
+	// MaxBatch is the most operations one commit carries; default
+	// DefaultMaxBatch.
+	MaxBatch int
+
+	// sealLimit is how many values a data key seals before a new one is
+	// made; tests lower it.
+	sealLimit uint64
+}
+
+func (o *Options) ensureDefaults(path string) error {
+	if o.Keys == nil {
+		return fmt.Errorf("%w: no keyring", ErrOptions)
+	}
+	if len(o.AuditKey) != KeySize {
+		return fmt.Errorf("%w: audit key is %d bytes, want %d", ErrOptions, len(o.AuditKey), KeySize)
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.BackupDir == "" {
+		o.BackupDir = filepath.Dir(path)
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = DefaultAuditRetention
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = DefaultMaxBatch
+	}
+	if o.sealLimit == 0 {
+		o.sealLimit = defaultSealLimit
+	}
+	return nil
+}
+
+// Store is Pagebridge's bbolt store. It implements paging.Store. All its
+// methods are safe for concurrent use; all writes go through one commit
+// loop (see Accept).
+type Store struct {
+	db       *bolt.DB
+	path     string
+	opts     Options
+	log      *slog.Logger
+	auditKey []byte
+	keys     atomic.Pointer[Keyring]
+	sealer   *sealer
+
+	ops      chan *op
+	quit     chan struct{}
+	loopDone chan struct{}
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+
+	headMu sync.Mutex
+	head   ChainHead // last committed audit head
+
+	stats      stats
+	commitHook atomic.Pointer[func() error] // tests: fail commits on demand
+}
+
+var _ paging.Store = (*Store)(nil)
+
+// openBolt opens the file with a lock timeout and maps bbolt's errors to
+// ours.
+func openBolt(path string, timeout time.Duration, readOnly bool) (*bolt.DB, error) {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		ReadOnly:     readOnly,
+		FreelistType: bolt.FreelistMapType,
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s (is pagebridge running?)", ErrLocked, path)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch),
+		errors.Is(err, berrors.ErrChecksum):
+		return nil, fmt.Errorf("%w: %s: %w", ErrNotDatabase, path, err)
+	default:
+		return nil, err
+	}
+}
+
+// Open opens (creating if needed) the store at path.
+//
+// In order, it: takes the file lock (ErrLocked after opts.Timeout), refuses
+// a file of a newer schema (ErrSchemaTooNew), unwraps every data key with
+// opts.Keys (ErrWrongKey) and checks opts.AuditKey against the chain's key
+// check (ErrWrongAuditKey) — all before changing anything — then backs the
+// file up and migrates it if its schema is older, makes a fresh data key,
+// and starts the commit loop.
+func Open(path string, opts Options) (*Store, error) {
+	if err := opts.ensureDefaults(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db, err := openBolt(path, opts.Timeout, false)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{
+		db:       db,
+		path:     path,
+		opts:     opts,
+		log:      opts.Logger,
+		auditKey: opts.AuditKey,
+		ops:      make(chan *op),
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	s.keys.Store(opts.Keys)
+	s.sealer = newSealer(&s.keys, opts.Now, opts.sealLimit)
+	if err := s.open(); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	go s.loop()
+	return s, nil
+}
+
+func (s *Store) open() error {
+	// Checks that change nothing.
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v, err := schemaVersion(tx)
+		if err != nil {
+			return err
+		}
+		if err := checkSchema(v); err != nil {
+			return err
+		}
+		if err := s.sealer.load(tx); err != nil {
+			return err
+		}
+		return checkAuditKey(tx, s.auditKey)
+	})
+	if err != nil {
+		return err
+	}
+	from, err := migrate(s.db, s.backupBeforeMigration)
+	if err != nil {
+		return err
+	}
+	switch {
+	case from == 0:
+		s.log.Info("storage: created", "path", s.path, "schema", SchemaVersion)
+	case from != SchemaVersion:
+		s.log.Info("storage: migrated schema", "from", from, "to", SchemaVersion)
+	}
+	// The session: a fresh data key, the audit key check on a new chain,
+	// and the head into memory.
+	dek, err := s.sealer.roll()
+	if err != nil {
+		return err
+	}
+	return s.update(func(t *txn) error {
+		meta := t.Bucket(bucketMeta)
+		if meta.Get(metaAuditKeyCheck) == nil {
+			if err := meta.Put(metaAuditKeyCheck, auditKeyCheck(s.auditKey)); err != nil {
+				return err
+			}
+		}
+		h, err := readHead(meta)
+		if err != nil {
+			return err
+		}
+		if h.Seq > 0 && !h.valid(s.auditKey) {
+			s.log.Warn("storage: audit head does not verify; run audit verify", "seq", h.Seq)
+		}
+		s.head = h
+		return s.sealer.store(t, dek)
+	})
+}
+
+// backupBeforeMigration copies the file, as it is, into BackupDir as
+// <name>.v<from>-<UTC time>.bak.
+func (s *Store) backupBeforeMigration(from uint64) error {
+	if err := os.MkdirAll(s.opts.BackupDir, 0o700); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s.v%d-%s.bak", filepath.Base(s.path), from, s.opts.Now().UTC().Format("20060102T150405.000000000Z"))
+	dest := filepath.Join(s.opts.BackupDir, name)
+	err := writeFileAtomic(dest, 0o600, false, func(w io.Writer) error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			_, err := tx.WriteTo(w)
+			return err
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.log.Info("storage: backup before migration", "path", dest, "schema", from)
+	return nil
+}
+
+// Close stops taking writes, commits the ones already taken, waits for the
+// commit loop and closes the file. Later calls to the store's methods
+// return ErrClosed (which wraps paging.ErrTemporary). Closing twice is not
+// an error.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		close(s.quit)
+		<-s.loopDone
+		err = s.db.Close()
+	})
+	return err
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// view runs fn in a read transaction, mapping a closed database to
+// ErrClosed. fn must copy out any bytes it keeps.
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+func (s *Store) now() time.Time { return s.opts.Now() }
+
+// checkAuditKey compares the audit key with the check value the chain was
+// started with; a new chain (no check value yet) accepts any key.
+func checkAuditKey(tx *bolt.Tx, key []byte) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return nil
+	}
+	v := meta.Get(metaAuditKeyCheck)
+	if v != nil && !hmac.Equal(v, auditKeyCheck(key)) {
+		return fmt.Errorf("%w (key check value differs: another database's audit key?)", ErrWrongAuditKey)
+	}
+	return nil
+}
