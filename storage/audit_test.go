@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -327,4 +328,43 @@ func TestPruneRefusesBrokenChain(t *testing.T) {
 	if r, err := s.AuditEntries(context.Background(), 0, 100); err != nil || len(r) != 49 {
 		t.Errorf("%d entries left, want 49", len(r))
 	}
+}
+
+// A forged head does not stop the store from opening (paging must go on),
+// but Open says so in the log and records it in the chain, where it stays.
+func TestForgedHeadRecordedAtOpen(t *testing.T) {
+	e, _, head50 := tamperBase(t)
+	editBolt(t, e.Path, func(tx *bolt.Tx) error {
+		deleteEntries(t, tx, 45, 50)
+		h := head50
+		h.Seq, h.Hash = 44, getEntry(t, tx, 44).Hash // hide the truncation
+		putHead(t, tx, h)
+		return nil
+	})
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	s := e.Open(t, func(o *storage.Options) { o.Logger = logger })
+	mu.Lock()
+	logged := buf.String()
+	mu.Unlock()
+	if !strings.Contains(logged, "audit head does not verify") {
+		t.Errorf("log: %q", logged)
+	}
+	entries, err := s.AuditEntries(context.Background(), 45, 1)
+	if err != nil || len(entries) != 1 || entries[0].Action != "audit.head.invalid" || !strings.Contains(entries[0].Detail, "claimed seq 44") {
+		t.Fatalf("entry 45: %+v, %v", entries, err)
+	}
+	verify(t, s)
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -146,25 +146,7 @@ func (s *Store) loop() {
 		case o := <-s.ops:
 			batch = append(batch[:0], o)
 		case <-s.quit:
-			// Take whatever callers are still offering, then stop.
-			batch = batch[:0]
-			for {
-				select {
-				case o := <-s.ops:
-					batch = append(batch, o)
-					if len(batch) < s.opts.MaxBatch {
-						continue
-					}
-					s.commit(batch)
-					batch = batch[:0]
-					continue
-				default:
-				}
-				break
-			}
-			if len(batch) > 0 {
-				s.commit(batch)
-			}
+			s.drain(batch[:0])
 			return
 		}
 	fill:
@@ -178,6 +160,26 @@ func (s *Store) loop() {
 		}
 		s.commit(batch)
 		clear(batch) // let answered ops be collected
+	}
+}
+
+// drain commits whatever callers still offer once Close has begun, then
+// returns. Callers that lose the race see ErrClosed instead.
+func (s *Store) drain(batch []*op) {
+	for {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+			if len(batch) == s.opts.MaxBatch {
+				s.commit(batch)
+				batch = batch[:0]
+			}
+		default:
+			if len(batch) > 0 {
+				s.commit(batch)
+			}
+			return
+		}
 	}
 }
 

@@ -44,6 +44,12 @@
 // an entry's MAC never passes as a head's. Pruning leaves a signed anchor
 // where the chain now begins.
 //
+// A head that does not verify at Open (rewritten by someone without the
+// key, to hide a truncation say) does not stop the store: paging goes on.
+// Open logs a warning and appends an "audit.head.invalid" entry naming the
+// seq the head claimed, then continues the chain, so the break stays on
+// record inside the signed chain.
+//
 // # Caveats
 //
 //   - The bbolt file never shrinks: deleted messages, pruned audit entries

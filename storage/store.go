@@ -27,6 +27,15 @@ const (
 	DefaultAuditRetention = (6*365 + 2) * 24 * time.Hour
 )
 
+// Log keys of the few lines Open writes.
+const (
+	logPath   = "path"
+	logSchema = "schema"
+	logFrom   = "from"
+	logTo     = "to"
+	logSeq    = "seq"
+)
+
 // Options configure Open. Keys and AuditKey are required; the rest have
 // defaults.
 type Options struct {
@@ -58,8 +67,8 @@ type Options struct {
 }
 
 func (o *Options) ensureDefaults(path string) error {
-	if o.Keys == nil {
-		return fmt.Errorf("%w: no keyring", ErrOptions)
+	if o.Keys == nil || !o.Keys.Has(o.Keys.ActiveID()) {
+		return fmt.Errorf("%w: no keyring (load one with LoadKeyring)", ErrOptions)
 	}
 	if len(o.AuditKey) != KeySize {
 		return fmt.Errorf("%w: audit key is %d bytes, want %d", ErrOptions, len(o.AuditKey), KeySize)
@@ -200,9 +209,9 @@ func (s *Store) open() error {
 	}
 	switch {
 	case from == 0:
-		s.log.Info("storage: created", "path", s.path, "schema", SchemaVersion)
+		s.log.Info("storage: created", logPath, s.path, logSchema, SchemaVersion)
 	case from != SchemaVersion:
-		s.log.Info("storage: migrated schema", "from", from, "to", SchemaVersion)
+		s.log.Info("storage: migrated schema", logFrom, from, logTo, SchemaVersion)
 	}
 	// The session: a fresh data key, the audit key check on a new chain,
 	// and the head into memory.
@@ -221,10 +230,23 @@ func (s *Store) open() error {
 		if err != nil {
 			return err
 		}
-		if h.Seq > 0 && !h.valid(s.auditKey) {
-			s.log.Warn("storage: audit head does not verify; run audit verify", "seq", h.Seq)
-		}
 		s.head = h
+		if h.Seq > 0 && !h.valid(s.auditKey) {
+			// Someone without the audit key rewrote the head (to hide a
+			// truncation, say). Paging must go on, so the chain goes on from
+			// it, but the next head will be validly signed: record the
+			// break in the chain itself, where removing it breaks the chain.
+			s.log.Warn("storage: audit head does not verify; run audit verify", logSeq, h.Seq)
+			err := t.appendAudit(draftAudit(s.now(), paging.AuditEvent{
+				Actor:  "system",
+				Action: "audit.head.invalid",
+				Object: "audit",
+				Detail: fmt.Sprintf("the head did not verify at open (it claimed seq %d); compare with the heads in the system log", h.Seq),
+			}))
+			if err != nil {
+				return err
+			}
+		}
 		return s.sealer.store(t, dek)
 	})
 }
@@ -246,7 +268,7 @@ func (s *Store) backupBeforeMigration(from uint64) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("storage: backup before migration", "path", dest, "schema", from)
+	s.log.Info("storage: backup before migration", logPath, dest, logSchema, from)
 	return nil
 }
 

@@ -30,6 +30,7 @@ func TestOpenOptions(t *testing.T) {
 		opts storage.Options
 	}{
 		{"no keyring", storage.Options{AuditKey: e.AuditKey}},
+		{"empty keyring", storage.Options{Keys: &storage.Keyring{}, AuditKey: e.AuditKey}},
 		{"no audit key", storage.Options{Keys: e.Keys}},
 		{"short audit key", storage.Options{Keys: e.Keys, AuditKey: e.AuditKey[:16]}},
 	}
