@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"pagebridge/gateway/admin"
+	"pagebridge/gateway/paging"
+	"pagebridge/gateway/wctp"
+	"pagebridge/storage"
+	"pagebridge/ui"
+)
+
+// dbFile is the store's file name inside the data dir.
+const dbFile = "pagebridge.db"
+
+// Main is the gateway process: it owns the store, the HTTPS listener and
+// the admin socket. main() and the end-to-end tests both drive it.
+type Main struct {
+	cfg    Config
+	log    *slog.Logger
+	stdout io.Writer // "listening …" lines for supervisors and tests
+
+	store   *storage.Store
+	keys    *storage.Keyring
+	httpLn  net.Listener
+	httpSrv *http.Server
+	admin   *admin.Server
+	reg     *prometheus.Registry
+	started time.Time
+	pages   atomic.Uint64
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// NewMain returns a gateway for cfg, which must be valid.
+func NewMain(cfg Config, log *slog.Logger, stdout io.Writer) *Main {
+	return &Main{cfg: cfg, log: log, stdout: stdout}
+}
+
+// Open opens the store and the listeners. On error everything opened so far
+// is closed again.
+func (m *Main) Open(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	m.started = time.Now()
+	if err := os.MkdirAll(m.cfg.Storage.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	m.keys, m.store, err = openStore(m.cfg.Storage, m.log)
+	if err != nil {
+		return err
+	}
+	if err := m.store.Audit(ctx, time.Now(), paging.AuditEvent{Actor: "system", Action: "daemon.start", Object: "gateway", Detail: "version " + version}); err != nil {
+		return fmt.Errorf("audit start: %w", err)
+	}
+
+	m.reg = prometheus.NewRegistry()
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	wctpResults := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pagebridge_wctp_responses_total", Help: "WCTP replies by WCTP status code (0: answered with an HTTP error instead).",
+	}, []string{"code"})
+	m.reg.MustRegister(wctpResults,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pagebridge_pages_accepted_total", Help: "Pages durably accepted since start."},
+			func() float64 { return float64(m.pages.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pagebridge_store_commits_total", Help: "Store write transactions committed."},
+			func() float64 { return float64(m.store.Stats().Commits) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pagebridge_store_ops_total", Help: "Store writes committed (several per commit when grouped)."},
+			func() float64 { return float64(m.store.Stats().Ops) }),
+	)
+
+	router := ui.New(ui.Options{
+		Ready:   []ui.Check{{Name: "store", Check: m.store.Ping}},
+		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
+		Status:  m.status,
+		Logger:  m.log,
+		Version: version,
+	})
+	if m.cfg.WCTP.Enabled {
+		h, err := wctp.NewHandler(m.wctpConfig(func(status, code int) {
+			wctpResults.WithLabelValues(fmt.Sprint(code)).Inc()
+			if code == wctp.CodeSuccess {
+				m.pages.Add(1)
+			}
+		}), m.store, m.store, paging.SystemClock{}, m.log)
+		if err != nil {
+			return err
+		}
+		router.Any("/wctp", gin.WrapH(h))
+	}
+
+	tlsCfg, certSource, err := tlsConfig(m.cfg.Server, m.cfg.Storage.DataDir)
+	if err != nil {
+		return err
+	}
+	m.log.Info("TLS certificate", "source", certSource)
+	m.httpSrv = &http.Server{
+		Handler:           router,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: m.cfg.Server.ReadHeaderTimeout.Duration,
+		ReadTimeout:       m.cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:      m.cfg.Server.WriteTimeout.Duration,
+		IdleTimeout:       m.cfg.Server.IdleTimeout.Duration,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.With("component", "http").Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", m.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", m.cfg.Server.Listen, err)
+	}
+	m.httpLn = tls.NewListener(ln, tlsCfg)
+
+	m.admin, err = admin.Listen(m.cfg.Admin.Socket, adminOps{m}, m.log.With("component", "admin"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.stdout, "listening https %s\n", ln.Addr())
+	fmt.Fprintf(m.stdout, "listening admin %s\n", m.admin.Addr())
+	return nil
+}
+
+// openStore loads (or, where allowed, creates) the keys and opens the store.
+func openStore(sc StorageConfig, log *slog.Logger) (*storage.Keyring, *storage.Store, error) {
+	var (
+		keys     *storage.Keyring
+		auditKey []byte
+		err      error
+	)
+	if sc.CreateKeys {
+		for _, p := range []string{sc.KeyFile, sc.AuditKeyFile} {
+			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+				return nil, nil, fmt.Errorf("key dir: %w", err)
+			}
+		}
+		var created bool
+		if keys, created, err = storage.LoadOrCreateKeyring(sc.KeyFile); err == nil && created {
+			log.Warn("created a new key-encryption key; keep a copy in escrow", "path", sc.KeyFile)
+		}
+		if err == nil {
+			auditKey, _, err = storage.LoadOrCreateAuditKey(sc.AuditKeyFile)
+		}
+	} else {
+		if keys, err = storage.LoadKeyring(sc.KeyFile); err == nil {
+			auditKey, err = storage.LoadAuditKey(sc.AuditKeyFile)
+		}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := storage.Open(filepath.Join(sc.DataDir, dbFile), storage.Options{
+		Keys:           keys,
+		AuditKey:       auditKey,
+		Timeout:        sc.LockTimeout.Duration,
+		Logger:         log.With("component", "storage"),
+		AuditRetention: sc.AuditRetention.Duration,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return keys, st, nil
+}
+
+func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
+	c := wctp.Config{MaxTextLen: m.cfg.WCTP.MaxText, MaxBodyBytes: m.cfg.WCTP.MaxBodyBytes, OnResult: onResult}
+	for _, s := range m.cfg.WCTP.Senders {
+		c.Senders = append(c.Senders, wctp.Sender{ID: s.ID, SecurityCode: s.SecurityCode, Line: s.Line})
+	}
+	for _, cl := range m.cfg.WCTP.Clients {
+		c.Clients = append(c.Clients, wctp.Client{ID: cl.ID, Password: cl.Password, Line: cl.Line})
+	}
+	return c
+}
+
+// Run serves until ctx is done, then drains in-flight requests. It returns
+// nil on a clean stop.
+func (m *Main) Run(ctx context.Context) error {
+	ctx, m.cancel = context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		if err := m.httpSrv.Serve(m.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("https: %w", err)
+		}
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.logAuditHead(ctx)
+	}()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	m.log.Info("stopping: draining requests")
+	sctx, cancel := context.WithTimeout(context.Background(), m.cfg.Server.ShutdownTimeout.Duration)
+	defer cancel()
+	if err := m.httpSrv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	return nil
+}
+
+// logAuditHead writes the signed audit chain head to the system log at
+// start and every interval, so a rewritten or truncated chain inside the db
+// can be compared with what the log saw.
+func (m *Main) logAuditHead(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Audit.HeadLogInterval.Duration)
+	defer t.Stop()
+	for {
+		h := m.store.AuditHead()
+		m.log.Info("audit chain head", "seq", h.Seq, "hash", h.Hash, "mac", h.MAC)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (m *Main) status(ctx context.Context) ui.Status {
+	host, _ := os.Hostname()
+	return ui.Status{Hostname: host, Version: version, Started: m.started, Pages: m.pages.Load(),
+		AuditHead: m.store.AuditHead().Seq, DataDir: m.cfg.Storage.DataDir}
+}
+
+// Close stops everything Open started and closes the store last, after
+// every writer is gone.
+func (m *Main) Close() error {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	var errs []error
+	if m.httpSrv != nil {
+		errs = append(errs, m.httpSrv.Close())
+	} else if m.httpLn != nil {
+		errs = append(errs, m.httpLn.Close())
+	}
+	if m.admin != nil {
+		errs = append(errs, m.admin.Close())
+	}
+	m.wg.Wait()
+	if m.store != nil {
+		if err := m.store.Audit(context.Background(), time.Now(), paging.AuditEvent{Actor: "system", Action: "daemon.stop", Object: "gateway"}); err != nil {
+			m.log.Warn("audit stop", "err", err)
+		}
+		h := m.store.AuditHead()
+		m.log.Info("audit chain head", "seq", h.Seq, "hash", h.Hash, "mac", h.MAC)
+		errs = append(errs, m.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// adminOps serves the admin socket from the running daemon.
+type adminOps struct{ m *Main }
+
+func (a adminOps) Backup(ctx context.Context, size func(int64) error, w io.Writer) error {
+	return a.m.store.BackupTo(ctx, size, w)
+}
+
+func (a adminOps) VerifyAudit(ctx context.Context) (string, error) {
+	rep, err := a.m.store.VerifyAudit(ctx)
+	return rep.String(), err
+}
+
+func (a adminOps) RotateKeys(ctx context.Context) (string, error) {
+	return rotateKeys(ctx, a.m.store, a.m.cfg.Storage.KeyFile)
+}
+
+func (a adminOps) Status(ctx context.Context) (string, error) {
+	h := a.m.store.AuditHead()
+	return fmt.Sprintf("running since %s; %d pages accepted; audit head %d", a.m.started.Format(time.RFC3339), a.m.pages.Load(), h.Seq), nil
+}

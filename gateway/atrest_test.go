@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"pagebridge/gateway/wctp"
+	"pagebridge/storage"
+)
+
+// markerForms returns the byte strings that would betray marker in a file:
+// itself, its base64 (std and URL alphabets, at each of the three
+// alignments it can start at inside a longer encoding), its hex and its
+// UTF-16 in both byte orders.
+func markerForms(marker string) map[string][]byte {
+	forms := map[string][]byte{
+		"raw":     []byte(marker),
+		"hex":     []byte(hex.EncodeToString([]byte(marker))),
+		"HEX":     []byte(strings.ToUpper(hex.EncodeToString([]byte(marker)))),
+		"utf16le": utf16Bytes(marker, false),
+		"utf16be": utf16Bytes(marker, true),
+	}
+	for pad := range 3 {
+		for name, enc := range map[string]*base64.Encoding{"base64": base64.StdEncoding, "base64url": base64.URLEncoding} {
+			s := enc.EncodeToString(append(make([]byte, pad), marker...))
+			// Drop the characters that mix in padding bytes at the start
+			// and the last, partial group at the end.
+			skip := (pad*8 + 5) / 6
+			core := s[skip : len(s)-4]
+			forms[fmt.Sprintf("%s@%d", name, pad)] = []byte(core)
+		}
+	}
+	return forms
+}
+
+func utf16Bytes(s string, bigEndian bool) []byte {
+	var b []byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		if bigEndian {
+			b = append(b, byte(u>>8), byte(u))
+		} else {
+			b = append(b, byte(u), byte(u>>8))
+		}
+	}
+	return b
+}
+
+// TestNoPlaintextAtRest submits pages carrying a unique marker, takes an
+// online and an offline backup, and searches every file the demo left
+// (db, logs, backups, certificates, config) for the marker in any form.
+func TestNoPlaintextAtRest(t *testing.T) {
+	root := t.TempDir()
+	d := startDemo(t, root)
+	sender := demoSender(t, root)
+	hc := httpClient(t, root, 4)
+	rnd := make([]byte, 6)
+	rand.Read(rnd)
+	marker := "PHIMARK" + hex.EncodeToString(rnd) + " Jane Q. Doe, MRN 00417, bed 12"
+	for i := range 20 {
+		resp, err := wctp.Submit(context.Background(), hc, d.url("/wctp"), page(sender, fmt.Sprintf("rest-%d", i), "1001", fmt.Sprintf("%s #%d", marker, i)))
+		if err != nil || !resp.Success {
+			t.Fatalf("page %d: %v %+v", i, err, resp)
+		}
+	}
+	bin := pagebridgeBinary(t)
+	runCLI := func(args ...string) string {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pagebridge %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	runCLI("backup", "-data", root, filepath.Join(root, "data", "online-backup.db"))
+	d.stop()
+	runCLI("backup", "-data", root, filepath.Join(root, "data", "offline-backup.db"))
+	if got := storedRefs(t, root); len(got) != 20 || !strings.HasPrefix(got["rest-3"], marker) {
+		t.Fatalf("the pages did not read back: %d stored", len(got))
+	}
+
+	forms := markerForms(marker)
+	files := 0
+	filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files++
+		for name, f := range forms {
+			if bytes.Contains(b, f) {
+				t.Errorf("%s holds the marker (%s form)", path, name)
+			}
+		}
+		return nil
+	})
+	if files < 5 {
+		t.Fatalf("searched only %d files", files)
+	}
+
+	// A wrong key-encryption key must not open the store.
+	cfg, err := LoadConfig(filepath.Join(root, demoConfigName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := os.ReadFile(cfg.Storage.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "other-kek")
+	if _, err := storage.CreateKeyring(other); err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := os.ReadFile(other)
+	os.WriteFile(cfg.Storage.KeyFile, wrong, 0o600)
+	out, err := exec.Command(bin, "serve", "-config", filepath.Join(root, demoConfigName)).CombinedOutput()
+	if err == nil {
+		t.Fatal("the daemon started with the wrong key")
+	}
+	if !strings.Contains(strings.ToLower(string(out)), "key") {
+		t.Errorf("wrong-key error does not say what is wrong:\n%s", out)
+	}
+	os.WriteFile(cfg.Storage.KeyFile, orig, 0o600)
+}

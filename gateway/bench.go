@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pagebridge/gateway/paging"
+	"pagebridge/gateway/wctp"
+	"pagebridge/storage"
+)
+
+// Targets the bench command prints its figures against. The ingest target
+// is what Kannel accepts over HTTP on a 2-core machine without ever calling
+// fsync (reference/storage-figures.md); ours is durable.
+const targetIngest = 6000.0
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	short := fs.Bool("short", false, "a quick smoke run (CI): a few seconds instead of the full measurement")
+	clients := fs.Int("clients", 64, "concurrent WCTP clients")
+	dur := fs.Duration("duration", 10*time.Second, "measured ingest time")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *short {
+		*dur = 2 * time.Second
+	}
+	dir, err := os.MkdirTemp("", "pagebridge-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return exitFailure
+	}
+	defer os.RemoveAll(dir)
+
+	res, err := benchIngest(ctx, dir, *clients, *dur)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench: ingest:", err)
+		return exitFailure
+	}
+	rawN := int(res.rate * dur.Seconds())
+	rawN = max(rawN, 20000)
+	raw, err := storage.BenchRawBatch(filepath.Join(dir, "raw"), *clients, rawN)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench: raw bbolt:", err)
+		return exitFailure
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "meets target"
+		}
+		return "BELOW TARGET"
+	}
+	fmt.Fprintf(stdout, "Pagebridge bench (%d clients, %v measured, GOMAXPROCS %d)\n", *clients, *dur, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "figure", "measured", "target")
+	fmt.Fprintf(stdout, "%-52s %14.0f %16s  %s\n", "WCTP durable ingest over HTTPS (pages/s)", res.rate, fmt.Sprintf("≥ %.0f", targetIngest), verdict(res.rate >= targetIngest))
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p50", res.p50.Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p99", res.p99.Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "store writes per commit (group commit)", res.opsPerCommit, "report")
+	fmt.Fprintf(stdout, "%-52s %14.0f %16s\n", "raw bbolt Batch, MaxBatchSize 64 (records/s)", raw, "ceiling")
+	fmt.Fprintf(stdout, "%-52s %13.0f%% %16s\n", "ingest / raw bbolt Batch", 100*res.rate/raw, "report")
+	fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages refused or failed during the run", res.failed, "0")
+	if res.failed > 0 {
+		return exitFailure
+	}
+	return exitOK
+}
+
+type ingestResult struct {
+	rate         float64
+	p50, p99     time.Duration
+	opsPerCommit float64
+	failed       int64
+}
+
+// benchIngest runs a gateway in this process on a loopback port and has
+// clients submit WCTP pages over HTTPS for d, after a one-second warm-up.
+func benchIngest(ctx context.Context, dir string, clients int, d time.Duration) (ingestResult, error) {
+	cfg, err := demoConfig(dir, "127.0.0.1:0")
+	if err != nil {
+		return ingestResult{}, err
+	}
+	cfg.WCTP.MaxText = 4096
+	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err := m.Open(ctx); err != nil {
+		return ingestResult{}, err
+	}
+	by := paging.AuditEvent{Actor: "bench", Action: "bench.seed"}
+	if err := m.store.PutPerson(ctx, paging.Person{ID: "p", Name: "Bench Person", Stage: paging.StageApp}, by); err != nil {
+		return ingestResult{}, err
+	}
+	if err := m.store.PutPagerID(ctx, paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "p"}}, by); err != nil {
+		return ingestResult{}, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	defer func() {
+		cancel()
+		<-done
+		m.Close()
+	}()
+
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(filepath.Join(cfg.Storage.DataDir, "tls-cert.pem"))
+	if err != nil {
+		return ingestResult{}, err
+	}
+	pool.AppendCertsFromPEM(pem)
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: pool, ServerName: "localhost"},
+		MaxIdleConnsPerHost: clients,
+		DialContext:         (&net.Dialer{}).DialContext,
+	}}
+	url := "https://" + m.httpLn.Addr().String() + "/wctp"
+	sender := cfg.WCTP.Senders[0]
+	text := paging.NewPHI("Bed 12 call bell, patient requests assistance; benchmark page of about 200 bytes of text, " +
+		"which is the size the storage figures were measured with. ....................................")
+
+	var (
+		measuring atomic.Bool
+		stop      atomic.Bool
+		failed    atomic.Int64
+		mu        sync.Mutex
+		lat       []time.Duration
+		wg        sync.WaitGroup
+		seq       atomic.Int64
+	)
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for !stop.Load() {
+				req := wctp.SubmitRequest{SenderID: sender.ID, SecurityCode: sender.SecurityCode,
+					MessageID: fmt.Sprintf("bench-%d", seq.Add(1)), RecipientID: "1002", Text: text}
+				t0 := time.Now()
+				resp, err := wctp.Submit(ctx, hc, url, req)
+				el := time.Since(t0)
+				if err != nil || !resp.Success {
+					failed.Add(1)
+					continue
+				}
+				if measuring.Load() {
+					mine = append(mine, el)
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	time.Sleep(time.Second) // warm-up: connections and TLS handshakes
+	before := m.store.Stats()
+	measuring.Store(true)
+	t0 := time.Now()
+	time.Sleep(d)
+	measuring.Store(false)
+	el := time.Since(t0)
+	after := m.store.Stats()
+	stop.Store(true)
+	wg.Wait()
+	if len(lat) == 0 {
+		return ingestResult{}, fmt.Errorf("no page accepted (%d failed)", failed.Load())
+	}
+	slices.Sort(lat)
+	r := ingestResult{
+		rate:   float64(len(lat)) / el.Seconds(),
+		p50:    lat[len(lat)/2],
+		p99:    lat[len(lat)*99/100],
+		failed: failed.Load(),
+	}
+	if c := after.Commits - before.Commits; c > 0 {
+		r.opsPerCommit = float64(after.Ops-before.Ops) / float64(c)
+	}
+	return r, nil
+}

@@ -1,0 +1,275 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// exitConfig is the exit code for a configuration the daemon cannot run
+// with. The unit file lists it in RestartPreventExitStatus=, so systemd does
+// not restart into the same mistake (EX_CONFIG from sysexits.h).
+const exitConfig = 78
+
+// DefaultConfigPath is where the package installs the configuration.
+const DefaultConfigPath = "/etc/pagebridge/pagebridge.toml"
+
+// Duration is a time.Duration written in TOML as "15m", "2s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration in Go syntax.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Config is the gateway's one configuration file. DefaultConfig gives every
+// field a value; the file overlays it.
+type Config struct {
+	Server  ServerConfig  `toml:"server"`
+	Storage StorageConfig `toml:"storage"`
+	Admin   AdminConfig   `toml:"admin"`
+	Audit   AuditConfig   `toml:"audit"`
+	WCTP    WCTPConfig    `toml:"wctp"`
+	Log     LogConfig     `toml:"log"`
+}
+
+type ServerConfig struct {
+	// Listen is the HTTPS listen address.
+	Listen string `toml:"listen"`
+	// TLSCert and TLSKey name a PEM certificate and key. Both empty: a
+	// self-signed certificate is generated into the data dir on first start.
+	TLSCert           string   `toml:"tls_cert"`
+	TLSKey            string   `toml:"tls_key"`
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
+	ShutdownTimeout   Duration `toml:"shutdown_timeout"`
+	// Hostnames go into a generated certificate besides localhost.
+	Hostnames []string `toml:"hostnames"`
+}
+
+type StorageConfig struct {
+	DataDir string `toml:"data_dir"`
+	// KeyFile and AuditKeyFile must be outside DataDir, so that a copied
+	// data dir or backup alone decrypts and forges nothing.
+	KeyFile        string   `toml:"key_file"`
+	AuditKeyFile   string   `toml:"audit_key_file"`
+	LockTimeout    Duration `toml:"lock_timeout"`
+	AuditRetention Duration `toml:"audit_retention"`
+	// CreateKeys lets the daemon create missing key files. Off in
+	// production, where the package's postinst creates them: a missing key
+	// there means a wrong path, not a first start.
+	CreateKeys bool `toml:"create_keys"`
+}
+
+type AdminConfig struct {
+	// Socket is the Unix socket for backup, audit verify and keys rotate
+	// while the daemon runs.
+	Socket string `toml:"socket"`
+}
+
+type AuditConfig struct {
+	// HeadLogInterval is how often the signed chain head is written to the
+	// system log.
+	HeadLogInterval Duration `toml:"head_log_interval"`
+}
+
+type WCTPConfig struct {
+	Enabled      bool         `toml:"enabled"`
+	MaxText      int          `toml:"max_text"`
+	MaxBodyBytes int64        `toml:"max_body_bytes"`
+	Senders      []WCTPSender `toml:"sender"`
+	// Clients are transient clients (wctp-SubmitClientMessage): they name
+	// themselves in wctp-ClientOriginator senderID and carry the password
+	// in miscInfo.
+	Clients []WCTPClient `toml:"client"`
+}
+
+type WCTPClient struct {
+	ID       string `toml:"id"`
+	Password string `toml:"password"`
+	Line     string `toml:"line"`
+}
+
+type WCTPSender struct {
+	ID           string `toml:"id"`
+	SecurityCode string `toml:"security_code"`
+	// Line names the sender in threads ("4W nurse call").
+	Line string `toml:"line"`
+}
+
+type LogConfig struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// DefaultConfig is the production configuration the file overlays.
+func DefaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Listen:            "0.0.0.0:443",
+			ReadHeaderTimeout: Duration{5 * time.Second},
+			ReadTimeout:       Duration{30 * time.Second},
+			WriteTimeout:      Duration{30 * time.Second},
+			IdleTimeout:       Duration{2 * time.Minute},
+			ShutdownTimeout:   Duration{15 * time.Second},
+		},
+		Storage: StorageConfig{
+			DataDir:        "/var/lib/pagebridge",
+			KeyFile:        "/etc/pagebridge/keys/kek",
+			AuditKeyFile:   "/etc/pagebridge/keys/audit-hmac",
+			LockTimeout:    Duration{2 * time.Second},
+			AuditRetention: Duration{6 * 366 * 24 * time.Hour},
+		},
+		Admin: AdminConfig{Socket: "/run/pagebridge/admin.sock"},
+		Audit: AuditConfig{HeadLogInterval: Duration{15 * time.Minute}},
+		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
+		Log:   LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// ConfigError is a configuration problem, named by its key.
+type ConfigError struct {
+	Key string
+	Err error
+}
+
+func (e *ConfigError) Error() string { return "config: " + e.Key + ": " + e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// LoadConfig reads path over DefaultConfig and validates the result.
+// Unknown keys are errors: a typo must not silently fall back to a default.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return cfg, &ConfigError{Key: path, Err: fmt.Errorf("line %d: %s", perr.Position.Line, perr.Message)}
+		}
+		return cfg, &ConfigError{Key: path, Err: err}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, &ConfigError{Key: und[0].String(), Err: errors.New("unknown key")}
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks every field and names the first bad key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: key, Err: fmt.Errorf(format, args...)}
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		return bad("server.listen", "%v", err)
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		return bad("server.tls_cert", "tls_cert and tls_key must be set together")
+	}
+	for key, d := range map[string]Duration{
+		"server.read_header_timeout": c.Server.ReadHeaderTimeout, "server.read_timeout": c.Server.ReadTimeout,
+		"server.write_timeout": c.Server.WriteTimeout, "server.idle_timeout": c.Server.IdleTimeout,
+		"server.shutdown_timeout": c.Server.ShutdownTimeout, "storage.lock_timeout": c.Storage.LockTimeout,
+		"audit.head_log_interval": c.Audit.HeadLogInterval,
+	} {
+		if d.Duration <= 0 {
+			return bad(key, "must be a positive duration like \"5s\"")
+		}
+	}
+	if c.Storage.AuditRetention.Duration < 6*365*24*time.Hour {
+		return bad("storage.audit_retention", "must be at least six years (HIPAA documentation retention), got %v", c.Storage.AuditRetention)
+	}
+	if !filepath.IsAbs(c.Storage.DataDir) {
+		return bad("storage.data_dir", "must be an absolute path")
+	}
+	for key, p := range map[string]string{"storage.key_file": c.Storage.KeyFile, "storage.audit_key_file": c.Storage.AuditKeyFile} {
+		if !filepath.IsAbs(p) {
+			return bad(key, "must be an absolute path")
+		}
+		if inside(c.Storage.DataDir, p) {
+			return bad(key, "%s is inside the data dir %s; keys must live apart from the data they protect", p, c.Storage.DataDir)
+		}
+	}
+	if c.Storage.KeyFile == c.Storage.AuditKeyFile {
+		return bad("storage.audit_key_file", "must differ from storage.key_file")
+	}
+	if !filepath.IsAbs(c.Admin.Socket) {
+		return bad("admin.socket", "must be an absolute path")
+	}
+	if len(c.Admin.Socket) > 104 {
+		return bad("admin.socket", "path longer than a Unix socket allows (104 bytes)")
+	}
+	if c.WCTP.MaxText < 1 || c.WCTP.MaxText > 64<<10 {
+		return bad("wctp.max_text", "must be between 1 and 65536")
+	}
+	if c.WCTP.MaxBodyBytes < 1024 {
+		return bad("wctp.max_body_bytes", "must be at least 1024")
+	}
+	seen := map[string]bool{}
+	for i, s := range c.WCTP.Senders {
+		key := fmt.Sprintf("wctp.sender[%d]", i)
+		switch {
+		case s.ID == "":
+			return bad(key+".id", "required")
+		case seen[s.ID]:
+			return bad(key+".id", "duplicate sender %q", s.ID)
+		case len(s.SecurityCode) < 8:
+			return bad(key+".security_code", "must be at least 8 characters")
+		}
+		seen[s.ID] = true
+	}
+	seen = map[string]bool{}
+	for i, cl := range c.WCTP.Clients {
+		key := fmt.Sprintf("wctp.client[%d]", i)
+		switch {
+		case cl.ID == "":
+			return bad(key+".id", "required")
+		case seen[cl.ID]:
+			return bad(key+".id", "duplicate client %q", cl.ID)
+		case len(cl.Password) < 8:
+			return bad(key+".password", "must be at least 8 characters")
+		}
+		seen[cl.ID] = true
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "must be debug, info, warn or error")
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "must be text or json")
+	}
+	return nil
+}
+
+// inside reports whether p is dir or below it.
+func inside(dir, p string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+	return err == nil && (rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))))
+}
+
+// writeConfig writes cfg as TOML to path atomically, mode 0640.
+func writeConfig(path string, cfg Config) error {
+	var b strings.Builder
+	b.WriteString("# Pagebridge gateway configuration. Every key is optional; defaults are in the README.\n")
+	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+		return err
+	}
+	return writeFileSync(path, []byte(b.String()), 0o640)
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultConfigValid(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ name, toml, key string }{
+		{"unknown key", "[server]\nlisten='127.0.0.1:1'\nlisen='x'\n", "server.lisen"},
+		{"unknown table", "[srever]\nlisten='x'\n", "srever"},
+		{"listen", "[server]\nlisten='nope'\n", "server.listen"},
+		{"duration", "[server]\nread_timeout='fast'\n", "pagebridge.toml"},
+		{"zero duration", "[server]\nread_timeout='0s'\n", "server.read_timeout"},
+		{"cert without key", "[server]\ntls_cert='/x.pem'\n", "server.tls_cert"},
+		{"relative data dir", "[storage]\ndata_dir='data'\n", "storage.data_dir"},
+		{"key inside data", "[storage]\ndata_dir='/var/lib/pb'\nkey_file='/var/lib/pb/keys/kek'\n", "storage.key_file"},
+		{"audit key inside data", "[storage]\ndata_dir='/var/lib/pb'\naudit_key_file='/var/lib/pb/hmac'\n", "storage.audit_key_file"},
+		{"same keys", "[storage]\nkey_file='/k/a'\naudit_key_file='/k/a'\n", "storage.audit_key_file"},
+		{"short retention", "[storage]\naudit_retention='8760h'\n", "storage.audit_retention"},
+		{"sender id", "[[wctp.sender]]\nsecurity_code='12345678'\n", "wctp.sender[0].id"},
+		{"dup sender", "[[wctp.sender]]\nid='a'\nsecurity_code='12345678'\n[[wctp.sender]]\nid='a'\nsecurity_code='12345678'\n", "wctp.sender[1].id"},
+		{"short code", "[[wctp.sender]]\nid='a'\nsecurity_code='123'\n", "wctp.sender[0].security_code"},
+		{"max text", "[wctp]\nmax_text=0\n", "wctp.max_text"},
+		{"log level", "[log]\nlevel='loud'\n", "log.level"},
+		{"syntax", "[server\n", "line "},
+		{"socket", "[admin]\nsocket='rel.sock'\n", "admin.socket"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "pagebridge.toml")
+			if err := os.WriteFile(p, []byte(c.toml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(p)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			if !strings.Contains(err.Error(), c.key) {
+				t.Errorf("error %q does not name %q", err, c.key)
+			}
+		})
+	}
+}
+
+func TestServeBadConfigExitCode(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "pagebridge.toml")
+	os.WriteFile(p, []byte("[server]\nlisten=5\n"), 0o600)
+	var out, errb strings.Builder
+	if code := run([]string{"serve", "-config", p}, &out, &errb); code != exitConfig {
+		t.Fatalf("exit %d, want %d (%s)", code, exitConfig, errb.String())
+	}
+	if code := run([]string{"serve", "-config", filepath.Join(t.TempDir(), "missing.toml")}, &out, &errb); code != exitConfig {
+		t.Fatalf("missing file: exit %d", code)
+	}
+	if code := run([]string{"frobnicate"}, &out, &errb); code != exitUsage {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+}
+
+func TestInside(t *testing.T) {
+	for _, c := range []struct {
+		dir, p string
+		want   bool
+	}{
+		{"/var/lib/pb", "/var/lib/pb/x", true},
+		{"/var/lib/pb", "/var/lib/pb", true},
+		{"/var/lib/pb", "/var/lib/pbx/k", false},
+		{"/var/lib/pb", "/etc/pagebridge/keys/kek", false},
+		{"/var/lib/pb", "/var/lib/pb/../k", false},
+	} {
+		if got := inside(c.dir, c.p); got != c.want {
+			t.Errorf("inside(%q, %q) = %v", c.dir, c.p, got)
+		}
+	}
+}

@@ -1,0 +1,156 @@
+// Command pagebridge is the Pagebridge gateway: the directory, routing and
+// escalation, the IP ways in (WCTP today), the web app and the encrypted
+// store. See the README for the whole appliance.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes, the daemon's contract with its supervisor. exitConfig (78) is
+// in config.go.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	// exitVerify: audit verify found the chain broken.
+	exitVerify = 3
+)
+
+const usage = `usage: pagebridge <command> [flags]
+
+commands:
+  serve   -config FILE          run the gateway daemon
+  demo    [-data DIR] [-listen ADDR]
+                                run the whole appliance on embedded defaults
+  backup  [-config FILE | -data DIR] FILE
+                                write a consistent copy of the store to FILE
+  restore [-config FILE | -data DIR] FILE
+                                replace the store with a backup (daemon stopped)
+  audit verify [-config FILE | -data DIR]
+                                check the audit chain; exit 3 names the first bad entry
+  keys rotate  [-config FILE | -data DIR]
+                                new key-encryption key; re-wrap every data key
+  bench   [-short]              measure durable ingest against its targets
+  version                       print the version
+
+backup, audit verify and keys rotate talk to a running daemon over its admin
+socket, and open the store directly when the daemon is stopped. -data DIR is a
+demo directory (holding pagebridge.toml) or a data dir whose keys are named by
+-config.
+
+exit codes: 0 ok, 1 failure, 2 usage, 3 audit chain broken, 78 bad configuration.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, stdout, stderr)
+	case "restore":
+		return cmdRestore(ctx, rest, stdout, stderr)
+	case "audit":
+		if len(rest) > 0 && rest[0] == "verify" {
+			return cmdAuditVerify(ctx, rest[1:], stdout, stderr)
+		}
+	case "keys":
+		if len(rest) > 0 && rest[0] == "rotate" {
+			return cmdKeysRotate(ctx, rest[1:], stdout, stderr)
+		}
+	case "bench":
+		return cmdBench(ctx, rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "pagebridge", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "pagebridge: unknown command %q\n\n%s", strings.Join(args, " "), usage)
+	return exitUsage
+}
+
+// newLogger writes to stderr; journald adds time and unit.
+func newLogger(lc LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(lc.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", DefaultConfigPath, "configuration file")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, err := LoadConfig(*path)
+	if err != nil {
+		fmt.Fprintln(stderr, "pagebridge:", err)
+		return exitConfig
+	}
+	return serve(ctx, cfg, stdout, stderr, nil)
+}
+
+// serve runs a gateway until ctx is done. ready, if set, runs once the
+// listeners are up.
+func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, ready func(*Main) error) int {
+	log := newLogger(cfg.Log, stderr)
+	m := NewMain(cfg, log, stdout)
+	if err := m.Open(ctx); err != nil {
+		log.Error("start", "err", err)
+		return exitFailure
+	}
+	if ready != nil {
+		if err := ready(m); err != nil {
+			log.Error("start", "err", err)
+			m.Close()
+			return exitFailure
+		}
+	}
+	runErr := m.Run(ctx)
+	if err := m.Close(); err != nil {
+		log.Error("close", "err", err)
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	if runErr != nil {
+		log.Error("stopped", "err", runErr)
+		return exitFailure
+	}
+	log.Info("stopped cleanly")
+	return exitOK
+}
+
+var errUsage = errors.New("usage")

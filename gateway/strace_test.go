@@ -1,0 +1,273 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"pagebridge/gateway/wctp"
+)
+
+// TestRepliesFollowFdatasync attaches strace to the running daemon and
+// proves from the system calls themselves that the store's file is
+// fdatasync'ed and that every WCTP reply is written only after an
+// fdatasync of the db file that started after its request had been read.
+// (A SIGKILL leaves the page cache intact, so the kill test alone could not
+// tell a commit from a write that never reached the disk.)
+func TestRepliesFollowFdatasync(t *testing.T) {
+	stracePath := requirePeer(t, "strace", "strace")
+	const clients, perClient = 16, 40
+	root := t.TempDir()
+	d := startDemo(t, root)
+	sender := demoSender(t, root)
+	hc := httpClient(t, root, clients)
+	pid := d.cmd.Process.Pid
+
+	// Open every connection before tracing, so that all traced traffic on
+	// them is WCTP requests and replies: no handshakes, no probes.
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := hc.Get(d.url("/healthz"))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body) // drained, so the connection is kept
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+
+	dbFD, sockets := procFDs(t, pid)
+	if dbFD < 0 {
+		t.Fatal("the daemon has no open pagebridge.db")
+	}
+	threads, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	out := filepath.Join(t.TempDir(), "strace.out")
+	st := exec.Command(stracePath, "-f", "-tt", "-T", "-s", "0", "-e", "trace=read,write,fdatasync,fsync", "-o", out, "-p", strconv.Itoa(pid))
+	stderr, err := st.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Process.Kill()
+	attached := 0
+	sc := bufio.NewScanner(stderr)
+	// strace says "Process N attached with M threads" once, or, older
+	// versions, "Process N attached" per thread.
+	for attached < len(threads) && sc.Scan() {
+		if strings.Contains(sc.Text(), "attached with") {
+			attached = len(threads)
+		} else if strings.Contains(sc.Text(), "attached") {
+			attached++
+		}
+	}
+	if attached == 0 {
+		t.Fatalf("strace did not attach: %v", sc.Err())
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+
+	var ok, failed atomic.Int64
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range perClient {
+				ref := fmt.Sprintf("s-c%02d-%03d", c, n)
+				resp, err := wctp.Submit(context.Background(), hc, d.url("/wctp"), page(sender, ref, "1003", "strace "+ref))
+				if err != nil || !resp.Success {
+					failed.Add(1)
+					continue
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	st.Process.Signal(syscall.SIGINT)
+	st.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d pages failed under strace", failed.Load(), clients*perClient)
+	}
+
+	rep := checkTrace(t, out, dbFD, sockets)
+	t.Logf("traced %d WCTP replies: %d fdatasync calls on the db (fd %d; bbolt makes two per commit), %d replies checked, %d pages per fdatasync",
+		ok.Load(), rep.syncs, dbFD, rep.replies, ok.Load()/max(1, int64(rep.syncs)))
+	if rep.syncs == 0 {
+		t.Fatal("the db file was never fdatasync'ed")
+	}
+	if rep.replies < int(ok.Load()) {
+		t.Fatalf("found %d reply writes in the trace for %d acknowledged pages", rep.replies, ok.Load())
+	}
+	if len(rep.bad) > 0 {
+		t.Fatalf("%d replies were not preceded by an fdatasync that started after their request, e.g.:\n%s",
+			len(rep.bad), strings.Join(rep.bad[:min(5, len(rep.bad))], "\n"))
+	}
+}
+
+// procFDs returns the daemon's fd for pagebridge.db and the set of its
+// socket fds.
+func procFDs(t *testing.T, pid int) (int, map[int]bool) {
+	t.Helper()
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, socks := -1, map[int]bool{}
+	for _, e := range ents {
+		fd, _ := strconv.Atoi(e.Name())
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasSuffix(link, "/"+dbFile):
+			db = fd
+		case strings.HasPrefix(link, "socket:") && fd > 2:
+			socks[fd] = true
+		}
+	}
+	return db, socks
+}
+
+type traceReport struct {
+	syncs   int
+	replies int
+	bad     []string
+}
+
+var (
+	// 1234 12:00:00.123456 write(9, ""..., 530) = 530 <0.000020>
+	// 1234 12:00:00.123456 fdatasync(5)      = 0 <0.000569>
+	reDone = regexp.MustCompile(`^(\d+)\s+(\d\d):(\d\d):(\d\d)\.(\d{6}) (\w+)\((\d+)(?:,.*)?\)\s+= (-?\d+).*<(\d+\.\d+)>$`)
+	// 1234 12:00:00.123456 fdatasync(7 <unfinished ...>
+	reStart = regexp.MustCompile(`^(\d+)\s+(\d\d):(\d\d):(\d\d)\.(\d{6}) (\w+)\((\d+)[,]? ?.*<unfinished \.\.\.>$`)
+	// 1234 12:00:00.123456 <... fdatasync resumed>) = 0 <0.000213>
+	reResumed = regexp.MustCompile(`^(\d+)\s+(\d\d):(\d\d):(\d\d)\.(\d{6}) <\.\.\. (\w+) resumed>.*\) = (-?\d+).*<(\d+\.\d+)>$`)
+)
+
+func traceTime(m []string) time.Duration {
+	h, _ := strconv.Atoi(m[2])
+	mi, _ := strconv.Atoi(m[3])
+	s, _ := strconv.Atoi(m[4])
+	us, _ := strconv.Atoi(m[5])
+	return time.Duration(h)*time.Hour + time.Duration(mi)*time.Minute + time.Duration(s)*time.Second + time.Duration(us)*time.Microsecond
+}
+
+func traceDur(s string) time.Duration {
+	f, _ := strconv.ParseFloat(s, 64)
+	return time.Duration(f * float64(time.Second))
+}
+
+// checkTrace reads an strace -f -tt -T log and checks every reply write on
+// a connection against the fdatasync calls on the db.
+func checkTrace(t *testing.T, path string, dbFD int, sockets map[int]bool) traceReport {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type call struct {
+		name     string
+		fd       int
+		start    time.Duration
+		end      time.Duration
+		ret      int
+		complete bool
+	}
+	var calls []call
+	pending := map[string]int{} // pid → index of its unfinished call
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := reDone.FindStringSubmatch(line); m != nil {
+			fd, _ := strconv.Atoi(m[7])
+			ret, _ := strconv.Atoi(m[8])
+			st := traceTime(m)
+			calls = append(calls, call{m[6], fd, st, st + traceDur(m[9]), ret, true})
+			continue
+		}
+		if m := reStart.FindStringSubmatch(line); m != nil {
+			fd, _ := strconv.Atoi(m[7])
+			pending[m[1]] = len(calls)
+			calls = append(calls, call{name: m[6], fd: fd, start: traceTime(m)})
+			continue
+		}
+		if m := reResumed.FindStringSubmatch(line); m != nil {
+			i, ok := pending[m[1]]
+			if !ok || calls[i].name != m[6] {
+				continue
+			}
+			delete(pending, m[1])
+			calls[i].ret, _ = strconv.Atoi(m[7])
+			calls[i].end = traceTime(m)
+			calls[i].complete = true
+		}
+	}
+	// strace prints wall-clock times of day: a run across midnight wraps.
+	for i := range calls {
+		if len(calls) > 0 && calls[i].start < calls[0].start-12*time.Hour {
+			calls[i].start += 24 * time.Hour
+			calls[i].end += 24 * time.Hour
+		}
+	}
+	var rep traceReport
+	var syncs []call
+	for _, c := range calls {
+		if c.complete && c.fd == dbFD && c.ret == 0 && (c.name == "fdatasync" || c.name == "fsync") {
+			syncs = append(syncs, c)
+			if c.name == "fdatasync" {
+				rep.syncs++
+			}
+		}
+	}
+	lastRead := map[int]time.Duration{} // socket fd → end of its last successful read
+	for _, c := range calls {
+		if !c.complete || !sockets[c.fd] || c.ret <= 0 {
+			continue
+		}
+		switch c.name {
+		case "read":
+			lastRead[c.fd] = c.end
+		case "write":
+			rep.replies++
+			req, ok := lastRead[c.fd]
+			if !ok {
+				rep.bad = append(rep.bad, fmt.Sprintf("write on fd %d at %v with no request read before it", c.fd, c.start))
+				continue
+			}
+			found := false
+			for _, s := range syncs {
+				if s.start > req && s.end <= c.start {
+					found = true
+					break
+				}
+			}
+			if !found {
+				rep.bad = append(rep.bad, fmt.Sprintf("reply on fd %d at %v: request read by %v, no fdatasync of the db between", c.fd, c.start, req))
+			}
+		}
+	}
+	return rep
+}
