@@ -130,7 +130,13 @@ func startDemo(t *testing.T, root string, extra ...string) *daemon {
 		logf.Close()
 		close(d.done)
 	}()
-	t.Cleanup(func() { d.kill(); if t.Failed() { b, _ := os.ReadFile(logf.Name()); t.Logf("pagebridge stderr:\n%s", b) } })
+	t.Cleanup(func() {
+		d.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("pagebridge stderr:\n%s", b)
+		}
+	})
 	select {
 	case d.addr = <-addrc:
 	case <-d.done:

@@ -1,6 +1,7 @@
 package wctp
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -179,7 +180,8 @@ func NewHandler(cfg Config, acc paging.Accepter, dir paging.Directory, clock pag
 // ServeHTTP answers one WCTP request. See the package documentation for
 // the codes it sends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	log := h.log.With(keyRemote, r.RemoteAddr)
+	log := &reqLog{l: h.log, attrs: make([]slog.Attr, 0, 12)}
+	log.add(keyRemote, r.RemoteAddr)
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.plain(w, log, http.StatusMethodNotAllowed, "method not allowed")
@@ -196,7 +198,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.plain(w, log, http.StatusRequestEntityTooLarge, "body too large")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	// Sized from Content-Length (already checked against the limit), so
+	// a normal page is read without regrowing the buffer.
+	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body := buf.Bytes()
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -205,7 +211,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// The sender went away or was too slow for the server's
 		// ReadTimeout.
-		h.plain(w, log.With(keyErr, err), http.StatusBadRequest, "cannot read body")
+		log.add(keyErr, err)
+		h.plain(w, log, http.StatusBadRequest, "cannot read body")
 		return
 	}
 
@@ -222,12 +229,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // submit authenticates, checks and accepts a parsed request.
-func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *slog.Logger, remote string, req SubmitRequest) {
+func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog, remote string, req SubmitRequest) {
 	v, _ := lookupVersion(req.Version)
 	fail := func(code int, reason string) {
 		h.fail(w, log, &Error{Code: code, Reason: reason, Client: req.Client, Version: v})
 	}
-	log = log.With(keyOp, req.Operation(), keySender, truncate(req.SenderID, 64))
+	log.add(keyOp, req.Operation(), keySender, truncate(req.SenderID, 64))
 
 	creds, idName := h.senders, "senderID"
 	if req.Client {
@@ -257,13 +264,13 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *slog.L
 		fail(CodeInvalidRecipientID, "recipientID empty or too long")
 		return
 	}
-	log = log.With(keyPagerID, req.RecipientID)
+	log.add(keyPagerID, req.RecipientID)
 	if _, err := h.dir.PagerID(ctx, req.RecipientID); err != nil {
 		if errors.Is(err, paging.ErrNotFound) {
 			fail(CodeInvalidRecipientID, "unknown recipientID")
 			return
 		}
-		log = log.With(keyErr, err)
+		log.add(keyErr, err)
 		fail(CodeInternalError, "directory lookup failed")
 		return
 	}
@@ -292,9 +299,9 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *slog.L
 			m.Priority = p
 		}
 	}
-	log = log.With(keyID, m.ID.String(), keyPriority, m.Priority.String(), keyTextLen, m.Text.Len())
+	log.add(keyID, m.ID.String(), keyPriority, m.Priority.String(), keyTextLen, m.Text.Len())
 	if err := m.Validate(); err != nil {
-		log = log.With(keyErr, err)
+		log.add(keyErr, err)
 		fail(CodeValidation, "message invalid")
 		return
 	}
@@ -305,7 +312,7 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *slog.L
 		Source: remote,
 	}
 	if err := h.acc.Accept(ctx, &m, ev); err != nil {
-		log = log.With(keyErr, err)
+		log.add(keyErr, err)
 		if errors.Is(err, paging.ErrInvalid) && !errors.Is(err, paging.ErrTemporary) {
 			fail(CodeValidation, "message refused by the store")
 			return
@@ -314,25 +321,26 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *slog.L
 		return
 	}
 	h.reply(w, log, v, req.Client, CodeSuccess, m.ID.String())
-	log.Info("wctp page accepted")
+	log.write(slog.LevelInfo, "wctp page accepted")
 }
 
 // fail answers with a wctp-Failure and logs why, without input text.
-func (h *Handler) fail(w http.ResponseWriter, log *slog.Logger, e *Error) {
+func (h *Handler) fail(w http.ResponseWriter, log *reqLog, e *Error) {
 	if e.Version.Token == "" {
 		e.Version, _ = lookupVersion(DefaultVersion)
 	}
-	log = log.With(keyReason, e.Reason)
+	log.add(keyReason, e.Reason)
 	h.reply(w, log, e.Version, e.Client, e.Code, "")
 	level := slog.LevelInfo
 	if e.Code >= 600 {
 		level = slog.LevelError
 	}
-	log.Log(context.Background(), level, "wctp request refused", keyCode, e.Code)
+	log.add(keyCode, e.Code)
+	log.write(level, "wctp request refused")
 }
 
 // reply writes a WCTP document with HTTP 200.
-func (h *Handler) reply(w http.ResponseWriter, log *slog.Logger, v Version, client bool, code int, tracking string) {
+func (h *Handler) reply(w http.ResponseWriter, log *reqLog, v Version, client bool, code int, tracking string) {
 	body := replyBody(v, client, code, tracking)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml; charset=utf-8")
@@ -342,7 +350,8 @@ func (h *Handler) reply(w http.ResponseWriter, log *slog.Logger, v Version, clie
 	if _, err := w.Write(body); err != nil {
 		// After a success this means the page is stored but the sender
 		// may not know; it will retry and the page may arrive twice.
-		log.Warn("wctp reply not sent", keyCode, code, keyErr, err)
+		log.add(keyErr, err)
+		log.write(slog.LevelWarn, "wctp reply not sent")
 	}
 	if h.onResult != nil {
 		h.onResult(http.StatusOK, code)
@@ -350,13 +359,14 @@ func (h *Handler) reply(w http.ResponseWriter, log *slog.Logger, v Version, clie
 }
 
 // plain answers an HTTP-level refusal with a short text body.
-func (h *Handler) plain(w http.ResponseWriter, log *slog.Logger, status int, msg string) {
+func (h *Handler) plain(w http.ResponseWriter, log *reqLog, status int, msg string) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	io.WriteString(w, msg+"\n")
-	log.Info("wctp request refused", keyStatus, status, keyReason, msg)
+	log.add(keyStatus, status, keyReason, msg)
+	log.write(slog.LevelInfo, "wctp request refused")
 	if h.onResult != nil {
 		h.onResult(status, 0)
 	}
@@ -371,4 +381,23 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// reqLog gathers one request's log attributes as the request goes on and
+// writes them in a single line at the end: cheaper than a slog.With per
+// step, which formats the attributes every time.
+type reqLog struct {
+	l     *slog.Logger
+	attrs []slog.Attr
+}
+
+// add appends key-value pairs, as slog's variadic methods take them.
+func (r *reqLog) add(kv ...any) {
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.attrs = append(r.attrs, slog.Any(kv[i].(string), kv[i+1]))
+	}
+}
+
+func (r *reqLog) write(level slog.Level, msg string) {
+	r.l.LogAttrs(context.Background(), level, msg, r.attrs...)
 }
