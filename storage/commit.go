@@ -220,11 +220,13 @@ func (s *Store) commit(batch []*op) {
 				err = ErrClosed
 			}
 			err = temporary("commit", err)
+			s.lastErr.Store(&err)
 			for _, o := range live {
 				o.done <- err
 			}
 			return
 		}
+		s.lastErr.Store(nil)
 		n := uint64(len(live))
 		s.stats.commits.Add(1)
 		s.stats.ops.Add(n)

@@ -120,6 +120,7 @@ type Store struct {
 	head   ChainHead // last committed audit head
 
 	stats      stats
+	lastErr    atomic.Pointer[error]        // the last commit's failure; nil after a success
 	commitHook atomic.Pointer[func() error] // tests: fail commits on demand
 }
 
@@ -285,6 +286,19 @@ func (s *Store) Close() error {
 		err = s.db.Close()
 	})
 	return err
+}
+
+// Ping reports whether the store can be expected to take writes: it is
+// open, readable, and its last commit did not fail (a full or failing
+// disk). It is the gateway's readiness check; it writes nothing.
+func (s *Store) Ping(ctx context.Context) error {
+	if p := s.lastErr.Load(); p != nil {
+		return fmt.Errorf("store: last commit failed: %w", *p)
+	}
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		_, err := schemaVersion(tx)
+		return err
+	})
 }
 
 // Path returns the database file's path.

@@ -360,6 +360,7 @@ func TestClosed(t *testing.T) {
 		"person":  s.PutPerson(ctx, paging.Person{ID: "p", Name: "P", Stage: paging.StageApp}, by),
 		"enqueue": s.Enqueue(ctx, paging.OutboxItem{ID: newMsg("").ID, Due: newMsg("").Received, Topic: "t"}),
 	}
+	checks["ping"] = s.Ping(ctx)
 	_, checks["read"] = s.Message(ctx, newMsg("").ID, by)
 	_, checks["due"] = s.Due(ctx, newMsg("").Received, 10)
 	for name, err := range checks {
@@ -526,10 +527,16 @@ func TestCommitFailure(t *testing.T) {
 		if s.AuditHead() != head {
 			t.Errorf("audit head moved on a failed commit")
 		}
+		if err := s.Ping(context.Background()); !errors.Is(err, paging.ErrTemporary) || !errors.Is(err, syscall.ENOSPC) {
+			t.Errorf("ping after failed commits: %v", err)
+		}
 		// The disk recovers.
 		storage.SetCommitHook(s, nil)
 		after := newMsg("stored after the failure")
 		accept(t, s, after)
+		if err := s.Ping(context.Background()); err != nil {
+			t.Errorf("ping after recovery: %v", err)
+		}
 		s.Close()
 
 		s = e.Open(t)
