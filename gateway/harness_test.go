@@ -74,6 +74,10 @@ func requirePeer(t *testing.T, tool, pkg string) string {
 	return ""
 }
 
+// dieWithTest makes a child get SIGKILL when the test binary dies, so a
+// test that times out leaves no daemon or tracer behind.
+var dieWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+
 // daemon is a pagebridge child process.
 type daemon struct {
 	t      *testing.T
@@ -101,6 +105,7 @@ func startDemo(t *testing.T, root string, extra ...string) *daemon {
 	args := append([]string{"demo", "-data", root, "-listen", "127.0.0.1:0"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = logf
+	cmd.SysProcAttr = dieWithTest
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,7 @@ func TestRepliesFollowFdatasync(t *testing.T) {
 	threads, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	out := filepath.Join(t.TempDir(), "strace.out")
 	st := exec.Command(stracePath, "-f", "-tt", "-T", "-s", "0", "-e", "trace=read,write,fdatasync,fsync", "-o", out, "-p", strconv.Itoa(pid))
+	st.SysProcAttr = dieWithTest
 	stderr, err := st.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
