@@ -274,12 +274,29 @@ func (m *Main) Close() error {
 // adminOps serves the admin socket from the running daemon.
 type adminOps struct{ m *Main }
 
+// audit records an admin operation, attributed to the socket's client.
+func (a adminOps) audit(ctx context.Context, action, detail string) error {
+	uid, _ := admin.PeerUID(ctx)
+	return a.m.store.Audit(ctx, time.Now(), paging.AuditEvent{Actor: fmt.Sprintf("admin-socket:uid=%d", uid),
+		Action: action, Object: "store", Source: "admin socket", Detail: detail})
+}
+
 func (a adminOps) Backup(ctx context.Context, size func(int64) error, w io.Writer) error {
+	if err := a.audit(ctx, "store.backup", "online backup streamed to the client"); err != nil {
+		return err
+	}
 	return a.m.store.BackupTo(ctx, size, w)
 }
 
 func (a adminOps) VerifyAudit(ctx context.Context) (string, error) {
 	rep, err := a.m.store.VerifyAudit(ctx)
+	result := "intact"
+	if err != nil {
+		result = "broken"
+	}
+	if aerr := a.audit(ctx, "audit.verify", result); aerr != nil {
+		a.m.log.Warn("audit the verification", "err", aerr)
+	}
 	return rep.String(), err
 }
 

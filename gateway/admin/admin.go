@@ -24,6 +24,14 @@ const (
 	OpStatus      = "status"
 )
 
+type peerKey struct{}
+
+// PeerUID returns the uid of the client an Ops method is serving.
+func PeerUID(ctx context.Context) (uint32, bool) {
+	uid, ok := ctx.Value(peerKey{}).(uint32)
+	return uid, ok
+}
+
 // ErrNotRunning means no daemon answers on the socket.
 var ErrNotRunning = errors.New("no daemon is listening on the admin socket")
 
@@ -153,25 +161,28 @@ func peerUID(c *net.UnixConn) (uint32, error) {
 func (s *Server) handle(c *net.UnixConn) {
 	ctx := context.Background()
 	enc := json.NewEncoder(c)
+	// Read the request before judging the peer, so that a refused client
+	// reads its refusal instead of a broken pipe.
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	line, rerr := bufio.NewReader(io.LimitReader(c, 4096)).ReadBytes('\n')
+	c.SetReadDeadline(time.Time{})
 	uid, err := peerUID(c)
 	if err != nil || !s.allowed[uid] {
 		s.log.Warn("admin socket: refused peer", "uid", uid, "err", err)
 		enc.Encode(Response{Error: "permission denied: only root and the service user may use the admin socket"})
 		return
 	}
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(io.LimitReader(c, 4096)).ReadBytes('\n')
-	if err != nil {
-		enc.Encode(Response{Error: "bad request: " + err.Error()})
+	if rerr != nil {
+		enc.Encode(Response{Error: "bad request: " + rerr.Error()})
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	var req Request
 	if err := json.Unmarshal(line, &req); err != nil {
 		enc.Encode(Response{Error: "bad request: " + err.Error()})
 		return
 	}
 	s.log.Info("admin request", "op", req.Op, "uid", uid)
+	ctx = context.WithValue(ctx, peerKey{}, uid)
 	var result string
 	switch req.Op {
 	case OpBackup:
