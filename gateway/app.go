@@ -196,7 +196,7 @@ func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
 	errc := make(chan error, 1)
-	m.wg.Add(2)
+	m.wg.Add(3)
 	go func() {
 		defer m.wg.Done()
 		if err := m.httpSrv.Serve(m.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -206,6 +206,10 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		defer m.wg.Done()
 		m.logAuditHead(ctx)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.pruneAudit(ctx)
 	}()
 	select {
 	case <-ctx.Done():
@@ -230,6 +234,28 @@ func (m *Main) logAuditHead(ctx context.Context) {
 	for {
 		h := m.store.AuditHead()
 		m.log.Info("audit chain head", "seq", h.Seq, "hash", h.Hash, "mac", h.MAC)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// pruneAudit removes audit entries older than the retention period (six
+// years by default) at start and once a day. The store re-anchors the chain
+// with a signed record, so verification still covers what is kept.
+func (m *Main) pruneAudit(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		n, err := m.store.PruneAudit(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log.Error("audit retention: prune failed; nothing was deleted", "err", err)
+		case n > 0:
+			m.log.Info("audit retention: pruned entries past the retention period", "entries", n, "retention", m.cfg.Storage.AuditRetention.Duration)
+		}
 		select {
 		case <-ctx.Done():
 			return
