@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,4 +70,36 @@ func TestBenchHelpers(t *testing.T) {
 	if err != nil || acc <= 0 || st.Ops != 200 {
 		t.Fatalf("accept: %v, %+v, %v", acc, st, err)
 	}
+}
+
+// BenchmarkPagerID: parallel lookups of a directory of 1,000 pager IDs,
+// as the WCTP handler does once per page to check the recipient.
+func BenchmarkPagerID(b *testing.B) {
+	s := storagetest.MustOpen(b)
+	ctx := context.Background()
+	admin := paging.AuditEvent{Actor: "bench"}
+	if err := s.PutPerson(ctx, paging.Person{ID: "p", Name: "P", Stage: paging.StageApp}, admin); err != nil {
+		b.Fatal(err)
+	}
+	const n = 1000
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprint(1000 + i)
+		p := paging.PagerID{ID: ids[i], Target: paging.Target{Kind: paging.TargetPerson, ID: "p"}}
+		if err := s.PutPagerID(ctx, p, admin); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.PagerID(ctx, ids[i%n]); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
 }

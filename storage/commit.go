@@ -11,6 +11,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"pagebridge/gateway/paging"
 )
 
 // op is one write waiting for the commit loop.
@@ -43,10 +45,19 @@ type txn struct {
 	headTime   time.Time // time of the last entry appended here
 
 	dekStored map[uint64]bool
+
+	// pagerIDs are the pager ID puts (and deletes, nil) of this
+	// transaction's ops, for the index once it has committed.
+	pagerIDs map[string]*paging.PagerID
 }
 
-// finish writes what the ops left to write once: the audit head.
+// finish writes what the ops left to write once, the audit head, and
+// registers what must follow the commit (never before it, never if it
+// fails): the head and the pager ID index into memory.
 func (t *txn) finish() error {
+	if changes := t.pagerIDs; len(changes) > 0 {
+		t.OnCommit(func() { t.s.applyPagerIDs(changes) })
+	}
 	if !t.headDirty {
 		return nil
 	}

@@ -72,8 +72,10 @@ func validateGroup(g *paging.Group) error {
 }
 
 // putRecord stores v under id in bucket and audits the create or update.
-// check, if set, runs first inside the transaction (referential checks).
-func (s *Store) putRecord(ctx context.Context, kind string, bucket []byte, id string, v any, by paging.AuditEvent, check func(tx *txn) error) error {
+// check, if set, runs first inside the transaction (referential checks);
+// done, if set, runs last, once the write and its audit entry are in the
+// transaction (to note changes for after the commit).
+func (s *Store) putRecord(ctx context.Context, kind string, bucket []byte, id string, v any, by paging.AuditEvent, check func(tx *txn) error, done func(tx *txn)) error {
 	val, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -98,7 +100,13 @@ func (s *Store) putRecord(ctx context.Context, kind string, bucket []byte, id st
 		if err := b.Put([]byte(id), val); err != nil {
 			return err
 		}
-		return tx.appendAudit(d)
+		if err := tx.appendAudit(d); err != nil {
+			return err
+		}
+		if done != nil {
+			done(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", kind, id, err)
@@ -107,8 +115,8 @@ func (s *Store) putRecord(ctx context.Context, kind string, bucket []byte, id st
 }
 
 // deleteRecord removes id from bucket and audits it. paging.ErrNotFound if
-// it does not exist; check may refuse (ErrInUse).
-func (s *Store) deleteRecord(ctx context.Context, kind string, bucket []byte, id string, by paging.AuditEvent, check func(tx *txn) error) error {
+// it does not exist; check may refuse (ErrInUse); done is as for putRecord.
+func (s *Store) deleteRecord(ctx context.Context, kind string, bucket []byte, id string, by paging.AuditEvent, check func(tx *txn) error, done func(tx *txn)) error {
 	by.Action, by.Object = kind+".delete", kind+"/"+id
 	d := draftAudit(s.now(), by)
 	err := s.do(ctx, func(tx *txn) error {
@@ -124,7 +132,13 @@ func (s *Store) deleteRecord(ctx context.Context, kind string, bucket []byte, id
 		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
-		return tx.appendAudit(d)
+		if err := tx.appendAudit(d); err != nil {
+			return err
+		}
+		if done != nil {
+			done(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, id, err)
@@ -178,7 +192,7 @@ func (s *Store) PutPerson(ctx context.Context, p paging.Person, by paging.AuditE
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("put person: %w", err)
 	}
-	return s.putRecord(ctx, "person", bucketPeople, p.ID, p, by, nil)
+	return s.putRecord(ctx, "person", bucketPeople, p.ID, p, by, nil, nil)
 }
 
 // PutRole creates or replaces a role (ID and name required).
@@ -186,7 +200,7 @@ func (s *Store) PutRole(ctx context.Context, r paging.Role, by paging.AuditEvent
 	if err := validateRole(&r); err != nil {
 		return fmt.Errorf("put role: %w", err)
 	}
-	return s.putRecord(ctx, "role", bucketRoles, r.ID, r, by, nil)
+	return s.putRecord(ctx, "role", bucketRoles, r.ID, r, by, nil, nil)
 }
 
 // PutGroup creates or replaces a group. Every member must be a stored
@@ -202,14 +216,21 @@ func (s *Store) PutGroup(ctx context.Context, g paging.Group, by paging.AuditEve
 			}
 		}
 		return nil
-	})
+	}, nil)
 }
 
 // PutPagerID creates or replaces a legacy pager ID mapping after
 // p.Validate(). Its target must exist (paging.ErrNotFound otherwise),
-// checked in the same transaction as the write.
+// checked in the same transaction as the write. PagerID and PagerIDs show
+// the change once PutPagerID has returned nil.
 func (s *Store) PutPagerID(ctx context.Context, p paging.PagerID, by paging.AuditEvent) error {
 	if err := p.Validate(); err != nil {
+		return fmt.Errorf("put pager id: %w", err)
+	}
+	// The index holds the record as a read of the file would decode it
+	// (JSON replaces invalid UTF-8, say), not p as given.
+	stored, err := roundTrip(p)
+	if err != nil {
 		return fmt.Errorf("put pager id: %w", err)
 	}
 	return s.putRecord(ctx, "pagerid", bucketPagerIDs, p.ID, p, by, func(tx *txn) error {
@@ -217,7 +238,18 @@ func (s *Store) PutPagerID(ctx context.Context, p paging.PagerID, by paging.Audi
 			return fmt.Errorf("target %s: %w", p.Target, paging.ErrNotFound)
 		}
 		return nil
-	})
+	}, func(tx *txn) { tx.notePagerID(p.ID, &stored) })
+}
+
+// roundTrip returns v as storing it as JSON and reading it back gives it.
+func roundTrip[T any](v T) (T, error) {
+	var out T
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return out, err
+	}
+	err = json.Unmarshal(raw, &out)
+	return out, err
 }
 
 func targetBucket(k paging.TargetKind) []byte {
@@ -246,7 +278,7 @@ func (s *Store) PutAccount(ctx context.Context, a Account, by paging.AuditEvent)
 			return fmt.Errorf("person %s: %w", a.PersonID, paging.ErrNotFound)
 		}
 		return nil
-	})
+	}, nil)
 }
 
 // pointersTo returns what refers to target (pager IDs, and for a person
@@ -308,27 +340,29 @@ func refuseIfPointedTo(kind paging.TargetKind, id string) func(tx *txn) error {
 // DeletePerson removes a person. ErrInUse while a pager ID, group or
 // account points at them; paging.ErrNotFound if absent.
 func (s *Store) DeletePerson(ctx context.Context, id string, by paging.AuditEvent) error {
-	return s.deleteRecord(ctx, "person", bucketPeople, id, by, refuseIfPointedTo(paging.TargetPerson, id))
+	return s.deleteRecord(ctx, "person", bucketPeople, id, by, refuseIfPointedTo(paging.TargetPerson, id), nil)
 }
 
 // DeleteRole removes a role. ErrInUse while a pager ID points at it.
 func (s *Store) DeleteRole(ctx context.Context, id string, by paging.AuditEvent) error {
-	return s.deleteRecord(ctx, "role", bucketRoles, id, by, refuseIfPointedTo(paging.TargetRole, id))
+	return s.deleteRecord(ctx, "role", bucketRoles, id, by, refuseIfPointedTo(paging.TargetRole, id), nil)
 }
 
 // DeleteGroup removes a group. ErrInUse while a pager ID points at it.
 func (s *Store) DeleteGroup(ctx context.Context, id string, by paging.AuditEvent) error {
-	return s.deleteRecord(ctx, "group", bucketGroups, id, by, refuseIfPointedTo(paging.TargetGroup, id))
+	return s.deleteRecord(ctx, "group", bucketGroups, id, by, refuseIfPointedTo(paging.TargetGroup, id), nil)
 }
 
-// DeletePagerID removes a pager ID mapping.
+// DeletePagerID removes a pager ID mapping. PagerID and PagerIDs show the
+// change once DeletePagerID has returned nil.
 func (s *Store) DeletePagerID(ctx context.Context, id string, by paging.AuditEvent) error {
-	return s.deleteRecord(ctx, "pagerid", bucketPagerIDs, id, by, nil)
+	return s.deleteRecord(ctx, "pagerid", bucketPagerIDs, id, by, nil,
+		func(tx *txn) { tx.notePagerID(id, nil) })
 }
 
 // DeleteAccount removes a local account.
 func (s *Store) DeleteAccount(ctx context.Context, username string, by paging.AuditEvent) error {
-	return s.deleteRecord(ctx, "account", bucketAccounts, username, by, nil)
+	return s.deleteRecord(ctx, "account", bucketAccounts, username, by, nil, nil)
 }
 
 // Person returns a person; paging.ErrNotFound if unknown.
@@ -352,13 +386,6 @@ func (s *Store) Group(ctx context.Context, id string) (paging.Group, error) {
 	return g, err
 }
 
-// PagerID returns a pager ID mapping; paging.ErrNotFound if unknown.
-func (s *Store) PagerID(ctx context.Context, id string) (paging.PagerID, error) {
-	var p paging.PagerID
-	err := s.getRecord(ctx, "pager id", bucketPagerIDs, id, &p)
-	return p, err
-}
-
 // Account returns a local account; paging.ErrNotFound if unknown.
 func (s *Store) Account(ctx context.Context, username string) (Account, error) {
 	var a Account
@@ -379,11 +406,6 @@ func (s *Store) Roles(ctx context.Context) ([]paging.Role, error) {
 // Groups returns every group, by ID.
 func (s *Store) Groups(ctx context.Context) ([]paging.Group, error) {
 	return list[paging.Group](ctx, s, "groups", bucketGroups)
-}
-
-// PagerIDs returns every pager ID mapping, by ID.
-func (s *Store) PagerIDs(ctx context.Context) ([]paging.PagerID, error) {
-	return list[paging.PagerID](ctx, s, "pager ids", bucketPagerIDs)
 }
 
 // Accounts returns every local account, by username.

@@ -7,7 +7,9 @@
 //
 //   - [Store], from [Open]: every method is safe for concurrent use. Writes
 //     go through one commit loop (group commit, see [Store.Accept]);
-//     reads use bbolt read transactions beside it.
+//     reads use bbolt read transactions beside it, except [Store.PagerID]
+//     and [Store.PagerIDs], which read an in-memory copy of the pager IDs
+//     (loaded at Open, replaced after each commit that changes them).
 //   - [Keyring]: the key-encryption keys (KEKs), from a key file kept
 //     outside the data directory ([LoadKeyring], [CreateKeyring]); and the
 //     audit HMAC key ([LoadAuditKey], [CreateAuditKey]).

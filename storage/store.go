@@ -119,6 +119,10 @@ type Store struct {
 	headMu sync.Mutex
 	head   ChainHead // last committed audit head
 
+	// pagerIDs is the committed pagerids bucket, immutable; replaced only
+	// by the one writer's commit handlers (applyPagerIDs).
+	pagerIDs atomic.Pointer[pagerIndex]
+
 	stats      stats
 	lastErr    atomic.Pointer[error]        // the last commit's failure; nil after a success
 	commitHook atomic.Pointer[func() error] // tests: fail commits on demand
@@ -213,6 +217,18 @@ func (s *Store) open() error {
 		s.log.Info("storage: created", logPath, s.path, logSchema, SchemaVersion)
 	case from != SchemaVersion:
 		s.log.Info("storage: migrated schema", logFrom, from, logTo, SchemaVersion)
+	}
+	// The pager ID index, from the migrated file; the commit handlers of
+	// later transactions keep it current.
+	err = s.db.View(func(tx *bolt.Tx) error {
+		ix, err := loadPagerIndex(tx)
+		if err == nil {
+			s.pagerIDs.Store(ix)
+		}
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	// The session: a fresh data key, the audit key check on a new chain,
 	// and the head into memory.
