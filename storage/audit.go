@@ -125,6 +125,23 @@ func entryHash(prev []byte, seq uint64, fields []byte) []byte {
 	return h.Sum(nil)
 }
 
+// ChainHash returns the hash the chain holds for e when the entry before
+// it has hash prev (lower-case hex, as in AuditEntry.Prev; for the first
+// entry, 64 zeros or the prune anchor's Prev): SHA-256 over prev, e.Seq
+// and e's fields, ignoring e.Prev, e.Hash and e.MAC. Verification
+// recomputes it and compares it with e.Hash.
+//
+// It needs no key: anyone can recompute the hashes of a chain they have
+// edited. What they cannot redo is the MACs, and that is what shows the
+// edit. Tools that stage such an edit (storagetest.TamperAudit) use it.
+func ChainHash(prev string, e *AuditEntry) (string, error) {
+	p, err := hex.DecodeString(prev)
+	if err != nil || len(p) != sha256.Size {
+		return "", fmt.Errorf("chain hash of entry %d: prev %q is not a hex SHA-256", e.Seq, prev)
+	}
+	return hex.EncodeToString(entryHash(p, e.Seq, canonicalFields(e))), nil
+}
+
 func (h ChainHead) valid(key []byte) bool {
 	raw, err := hex.DecodeString(h.Hash)
 	if err != nil {

@@ -368,3 +368,125 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+// prunedBase builds a closed store whose chain was pruned: entries 11 to
+// 41, after an anchor.
+func prunedBase(t *testing.T) *storagetest.Env {
+	e := storagetest.New(t)
+	s := e.Open(t, func(o *storage.Options) { o.AuditRetention = 30 * 24 * time.Hour })
+	ctx := context.Background()
+	for day := range 40 {
+		if err := s.Audit(ctx, t0.AddDate(0, 0, day), paging.AuditEvent{Action: "daily.check", Object: fmt.Sprint(day)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.PruneAudit(ctx, t0.AddDate(0, 0, 40)); err != nil || n != 10 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// storagetest.TamperAudit makes each edit as an attacker without the key
+// would, links and hashes recomputed, and verification names the seq it
+// says: always by a MAC, since everything else was made consistent.
+func TestTamperAudit(t *testing.T) {
+	plain, _, _ := tamperBase(t) // entries 1 to 50
+	pruned := prunedBase(t)      // entries 11 to 41
+	const entryMAC, headMAC = "MAC mismatch: the entry was rewritten", "head MAC does not verify"
+	tests := []struct {
+		base   *storagetest.Env
+		how    storagetest.Tamper
+		seq    uint64
+		want   uint64
+		reason string
+	}{
+		{plain, storagetest.TamperModify, 20, 20, entryMAC},
+		{plain, storagetest.TamperModify, 1, 1, entryMAC},
+		{plain, storagetest.TamperModify, 50, 50, entryMAC},
+		{plain, storagetest.TamperDelete, 41, 41, entryMAC},
+		{plain, storagetest.TamperDelete, 1, 1, entryMAC},
+		{plain, storagetest.TamperDelete, 50, 49, headMAC},
+		{plain, storagetest.TamperSwap, 10, 10, entryMAC},
+		{plain, storagetest.TamperSwap, 49, 49, entryMAC},
+		{plain, storagetest.TamperTruncate, 45, 44, headMAC},
+		{plain, storagetest.TamperTruncate, 2, 1, headMAC},
+		{pruned, storagetest.TamperModify, 11, 11, entryMAC},
+		{pruned, storagetest.TamperDelete, 11, 11, entryMAC},
+		{pruned, storagetest.TamperSwap, 11, 11, entryMAC},
+		{pruned, storagetest.TamperTruncate, 12, 11, headMAC},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%s %d", tt.how, tt.seq)
+		if tt.base == pruned {
+			name = "pruned " + name
+		}
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "copy.db")
+			copyFile(t, tt.base.Path, path)
+			want, err := storagetest.TamperAudit(path, tt.how, tt.seq)
+			if err != nil || want != tt.want {
+				t.Fatalf("TamperAudit = %d, %v; want %d", want, err, tt.want)
+			}
+			_, err = storage.VerifyAuditFile(context.Background(), path, tt.base.AuditKey)
+			var aerr *storage.AuditError
+			if !errors.As(err, &aerr) {
+				t.Fatalf("verify: %v, want *AuditError", err)
+			}
+			if aerr.Seq != want || !strings.Contains(aerr.Reason, tt.reason) {
+				t.Errorf("verify names seq %d %q; want seq %d %q", aerr.Seq, aerr.Reason, want, tt.reason)
+			}
+			t.Logf("verify: seq %d: %s", aerr.Seq, aerr.Reason)
+		})
+	}
+}
+
+func TestTamperAuditRefuses(t *testing.T) {
+	plain, _, _ := tamperBase(t)
+	one := storagetest.New(t)
+	s := one.Open(t)
+	if err := s.Audit(context.Background(), t0, paging.AuditEvent{Action: "only"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	tests := []struct {
+		base *storagetest.Env
+		how  storagetest.Tamper
+		seq  uint64
+	}{
+		{plain, storagetest.TamperModify, 0},
+		{plain, storagetest.TamperModify, 51},
+		{plain, storagetest.TamperSwap, 50},
+		{plain, storagetest.TamperTruncate, 1},
+		{plain, storagetest.Tamper(9), 5},
+		{one, storagetest.TamperDelete, 1},
+	}
+	for _, tt := range tests {
+		path := filepath.Join(t.TempDir(), "copy.db")
+		copyFile(t, tt.base.Path, path)
+		if _, err := storagetest.TamperAudit(path, tt.how, tt.seq); !errors.Is(err, storagetest.ErrTamper) {
+			t.Errorf("%s %d: %v, want ErrTamper", tt.how, tt.seq, err)
+		}
+		// Refused, it changed nothing.
+		if _, err := storage.VerifyAuditFile(context.Background(), path, tt.base.AuditKey); err != nil {
+			t.Errorf("%s %d: verify after a refusal: %v", tt.how, tt.seq, err)
+		}
+	}
+	// An open store holds the file: TamperAudit gives up after a second.
+	s = one.Open(t)
+	if _, err := storagetest.TamperAudit(one.Path, storagetest.TamperModify, 1); !errors.Is(err, storagetest.ErrTamper) {
+		t.Errorf("open store: %v, want ErrTamper", err)
+	}
+	verify(t, s)
+	s.Close()
+
+	missing := filepath.Join(t.TempDir(), "missing.db")
+	if _, err := storagetest.TamperAudit(missing, storagetest.TamperModify, 1); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("TamperAudit created %s", missing)
+	}
+}

@@ -1,9 +1,5 @@
 package storage
 
-import (
-	"encoding/hex"
-)
-
 // Test hooks for the external test package.
 
 // SetCommitHook makes every commit call fn after the batch's operations
@@ -26,13 +22,12 @@ func WithSealLimit(n uint64) func(*Options) {
 // without the audit key could; it returns the new hash. The MAC is left
 // alone (it cannot be recomputed without the key).
 func Rechain(prev string, e *AuditEntry) string {
-	p, err := hex.DecodeString(prev)
+	h, err := ChainHash(prev, e)
 	if err != nil {
 		panic(err)
 	}
-	e.Prev = prev
-	e.Hash = hex.EncodeToString(entryHash(p, e.Seq, canonicalFields(e)))
-	return e.Hash
+	e.Prev, e.Hash = prev, h
+	return h
 }
 
 // WithNewKey exposes Keyring.withNewKey, to stage a rotation by hand.
