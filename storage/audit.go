@@ -410,6 +410,10 @@ func openReadOnly(path string) (*bolt.DB, error) {
 	return openBolt(path, readOnlyTimeout, true)
 }
 
+// actionHeadInvalid is the audit action Open records when it finds the
+// head forged. Verify reports a chain holding one as broken.
+const actionHeadInvalid = "audit.head.invalid"
+
 func verifyChain(ctx context.Context, tx *bolt.Tx, key []byte) (VerifyReport, error) {
 	var r VerifyReport
 	if err := checkAuditKey(tx, key); err != nil {
@@ -470,6 +474,16 @@ func verifyChain(ctx context.Context, tx *bolt.Tx, key []byte) (VerifyReport, er
 		mac, err := hex.DecodeString(e.MAC)
 		if err != nil || !hmac.Equal(mac, auditMAC(key, macEntry, seq, h)) {
 			return r, &AuditError{Seq: seq, Reason: "MAC mismatch: the entry was rewritten by someone without the audit key"}
+		}
+		if e.Action == actionHeadInvalid {
+			// The store found the head forged when it opened and
+			// recorded it here, signed. The chain since verifies, but the
+			// break it records stands until someone investigates.
+			var claimed uint64
+			fmt.Sscanf(e.Object, "audit/%d", &claimed)
+			return r, &AuditError{Seq: claimed + 1, Reason: fmt.Sprintf(
+				"entries from %d on were removed or rewritten while the store was closed: the head found at open claimed seq %d and did not verify (recorded as entry %d)",
+				claimed+1, claimed, seq)}
 		}
 		prev = h
 		want++

@@ -355,7 +355,21 @@ func TestForgedHeadRecordedAtOpen(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].Action != "audit.head.invalid" || !strings.Contains(entries[0].Detail, "claimed seq 44") {
 		t.Fatalf("entry 45: %+v, %v", entries, err)
 	}
-	verify(t, s)
+	// The chain goes on with valid MACs, but verify still names the loss,
+	// now and after more entries, and prune keeps its hands off.
+	if err := s.Audit(context.Background(), t0.Add(time.Hour), paging.AuditEvent{Actor: "x", Action: "message.read", Object: "message/9"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		_, err = s.VerifyAudit(context.Background())
+		var aerr *storage.AuditError
+		if !errors.As(err, &aerr) || aerr.Seq != 45 || !strings.Contains(aerr.Reason, "claimed seq 44") {
+			t.Fatalf("verify after a forged head: %v", err)
+		}
+		if _, err := s.PruneAudit(context.Background(), t0.AddDate(10, 0, 0)); err == nil {
+			t.Fatal("prune of a chain that recorded a forged head")
+		}
+	}
 }
 
 type lockedWriter struct {

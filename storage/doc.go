@@ -50,7 +50,9 @@
 // key, to hide a truncation say) does not stop the store: paging goes on.
 // Open logs a warning and appends an "audit.head.invalid" entry naming the
 // seq the head claimed, then continues the chain, so the break stays on
-// record inside the signed chain.
+// record inside the signed chain: verify reports such a chain as broken,
+// naming the first seq that was lost, and so PruneAudit deletes nothing
+// from it until it is investigated.
 //
 // # Caveats
 //

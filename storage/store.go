@@ -256,8 +256,8 @@ func (s *Store) open() error {
 			s.log.Warn("storage: audit head does not verify; run audit verify", logSeq, h.Seq)
 			err := t.appendAudit(draftAudit(s.now(), paging.AuditEvent{
 				Actor:  "system",
-				Action: "audit.head.invalid",
-				Object: "audit",
+				Action: actionHeadInvalid,
+				Object: fmt.Sprintf("audit/%d", h.Seq),
 				Detail: fmt.Sprintf("the head did not verify at open (it claimed seq %d); compare with the heads in the system log", h.Seq),
 			}))
 			if err != nil {
