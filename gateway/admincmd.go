@@ -15,9 +15,10 @@ import (
 )
 
 // adminFlags parses -config and -data for the commands that work on a
-// running or stopped daemon, and returns the config and the positional
-// arguments.
-func adminFlags(name string, args []string, stderr io.Writer) (Config, []string, int) {
+// running or stopped daemon, checks that nargs positional arguments follow
+// (printing usage if not), and returns the config and those arguments. A
+// code ≥ 0 means the command must exit with it.
+func adminFlags(name, usage string, nargs int, args []string, stderr io.Writer) (Config, []string, int) {
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	fset.SetOutput(stderr)
 	path := fset.String("config", DefaultConfigPath, "configuration file")
@@ -34,13 +35,21 @@ func adminFlags(name string, args []string, stderr io.Writer) (Config, []string,
 		cfg, err = LoadConfig(*path)
 		if err == nil && *data != "" {
 			cfg.Storage.DataDir, err = filepath.Abs(*data)
+			// Another data dir than the daemon's: its socket would
+			// answer for the wrong store.
+			cfg.Admin.Socket = ""
 		}
 	case *data != "":
 		cfg.Storage.DataDir, err = filepath.Abs(*data)
+		cfg.Admin.Socket = ""
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pagebridge:", err)
 		return cfg, nil, exitConfig
+	}
+	if fset.NArg() != nargs {
+		fmt.Fprintln(stderr, "usage: pagebridge "+name+" [-config FILE | -data DIR]"+usage)
+		return cfg, nil, exitUsage
 	}
 	return cfg, fset.Args(), -1
 }
@@ -57,13 +66,9 @@ func dbPath(cfg Config) string { return filepath.Join(cfg.Storage.DataDir, dbFil
 func offline(err error) bool { return errors.Is(err, admin.ErrNotRunning) }
 
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("backup", args, stderr)
+	cfg, rest, code := adminFlags("backup", " FILE", 1, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	if len(rest) != 1 {
-		fmt.Fprintln(stderr, "usage: pagebridge backup [-config FILE | -data DIR] FILE")
-		return exitUsage
 	}
 	dest := rest[0]
 	var n int64
@@ -111,13 +116,9 @@ func writeAtomic(dest string, fill func(io.Writer) error) error {
 }
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("restore", args, stderr)
+	cfg, rest, code := adminFlags("restore", " FILE", 1, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	if len(rest) != 1 {
-		fmt.Fprintln(stderr, "usage: pagebridge restore [-config FILE | -data DIR] FILE")
-		return exitUsage
 	}
 	if _, err := admin.Call(ctx, cfg.Admin.Socket, admin.OpStatus); !offline(err) {
 		fmt.Fprintln(stderr, "pagebridge restore: the daemon is running; stop it first (systemctl stop pagebridge)")
@@ -145,13 +146,9 @@ func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) in
 }
 
 func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("audit verify", args, stderr)
+	cfg, _, code := adminFlags("audit verify", "", 0, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	if len(rest) != 0 {
-		fmt.Fprintln(stderr, "usage: pagebridge audit verify [-config FILE | -data DIR]")
-		return exitUsage
 	}
 	resp, err := admin.Call(ctx, cfg.Admin.Socket, admin.OpAuditVerify)
 	if offline(err) {
@@ -162,7 +159,7 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 			resp.Result = rep.String()
 			var aerr *storage.AuditError
 			if errors.As(err, &aerr) {
-				fmt.Fprintln(stderr, "audit chain BROKEN:", err)
+				fmt.Fprintln(stderr, "pagebridge audit verify:", err)
 				return exitVerify
 			}
 			resp.OK = err == nil
@@ -173,7 +170,7 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 		return exitFailure
 	}
 	if !resp.OK {
-		fmt.Fprintln(stderr, "audit chain BROKEN:", resp.Error)
+		fmt.Fprintln(stderr, "pagebridge audit verify:", resp.Error)
 		return exitVerify
 	}
 	fmt.Fprintln(stdout, "audit chain intact:", resp.Result)
@@ -181,21 +178,16 @@ func cmdAuditVerify(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("keys rotate", args, stderr)
+	cfg, _, code := adminFlags("keys rotate", "", 0, args, stderr)
 	if code >= 0 {
 		return code
-	}
-	if len(rest) != 0 {
-		fmt.Fprintln(stderr, "usage: pagebridge keys rotate [-config FILE | -data DIR]")
-		return exitUsage
 	}
 	resp, err := admin.Call(ctx, cfg.Admin.Socket, admin.OpKeysRotate)
 	if offline(err) {
 		var st *storage.Store
-		_, st, err = openStore(StorageConfig{
-			DataDir: cfg.Storage.DataDir, KeyFile: cfg.Storage.KeyFile, AuditKeyFile: cfg.Storage.AuditKeyFile,
-			LockTimeout: cfg.Storage.LockTimeout, AuditRetention: cfg.Storage.AuditRetention,
-		}, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		sc := cfg.Storage
+		sc.CreateKeys = false // rotating keys that do not exist yet is a mistake
+		_, st, err = openStore(sc, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err == nil {
 			resp.Result, err = rotateKeys(ctx, st, cfg.Storage.KeyFile)
 			resp.OK = err == nil

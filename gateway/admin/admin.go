@@ -273,6 +273,9 @@ func Backup(ctx context.Context, path string, w io.Writer) (int64, error) {
 }
 
 func dial(ctx context.Context, path string) (net.Conn, error) {
+	if path == "" {
+		return nil, fmt.Errorf("%w (no socket configured)", ErrNotRunning)
+	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
