@@ -99,6 +99,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "%-52s %14.0f %16s  %s\n", "WCTP durable ingest over HTTPS (pages/s)", res.rate, fmt.Sprintf("≥ %.0f", targetIngest), verdict(res.rate >= targetIngest))
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p50", res.p50.Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p99", res.p99.Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency max", res.max.Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "store writes per commit (group commit)", res.opsPerCommit, "report")
 	fmt.Fprintf(stdout, "%-52s %14.0f %16s\n", "raw bbolt Batch, MaxBatchSize 64 (records/s)", raw, "ceiling")
 	fmt.Fprintf(stdout, "%-52s %13.0f%% %16s\n", "ingest / raw bbolt Batch", 100*res.rate/raw, "report")
@@ -112,6 +113,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 type ingestResult struct {
 	rate         float64
 	p50, p99     time.Duration
+	max          time.Duration
 	opsPerCommit float64
 	failed       int64
 }
@@ -217,6 +219,7 @@ func benchIngest(ctx context.Context, dir string, clients int, d time.Duration) 
 		rate:   float64(len(lat)) / el.Seconds(),
 		p50:    lat[len(lat)/2],
 		p99:    lat[len(lat)*99/100],
+		max:    lat[len(lat)-1],
 		failed: failed.Load(),
 	}
 	if c := after.Commits - before.Commits; c > 0 {
