@@ -97,11 +97,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Version: version,
 	})
 	if m.cfg.WCTP.Enabled {
+		// The success counter is resolved once: it is bumped for every page.
+		accepted := wctpResults.WithLabelValues(fmt.Sprint(wctp.CodeSuccess))
 		h, err := wctp.NewHandler(m.wctpConfig(func(status, code int) {
-			wctpResults.WithLabelValues(fmt.Sprint(code)).Inc()
 			if code == wctp.CodeSuccess {
+				accepted.Inc()
 				m.pages.Add(1)
+				return
 			}
+			wctpResults.WithLabelValues(fmt.Sprint(code)).Inc()
 		}), m.store, m.store, paging.SystemClock{}, m.log)
 		if err != nil {
 			return err
