@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -181,16 +182,13 @@ func NewHandler(cfg Config, acc paging.Accepter, dir paging.Directory, clock pag
 // the codes it sends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	log := &reqLog{l: h.log, attrs: make([]slog.Attr, 0, 12)}
-	log.add(keyRemote, r.RemoteAddr)
+	log.add(slog.String(keyRemote, r.RemoteAddr))
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		h.plain(w, log, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
-	// Parameters are ignored (the body must be UTF-8 whatever charset
-	// says), so a malformed one is no reason to refuse.
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) ||
-		mt != "text/xml" && mt != "application/xml" {
+	if !xmlContentType(r.Header.Get("Content-Type")) {
 		h.plain(w, log, http.StatusUnsupportedMediaType, "content type is not text/xml")
 		return
 	}
@@ -200,7 +198,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Sized from Content-Length (already checked against the limit), so
 	// a normal page is read without regrowing the buffer.
-	buf := bytes.NewBuffer(make([]byte, 0, max(r.ContentLength, 0)+bytes.MinRead))
+	buf := getBody(r.ContentLength)
+	defer putBody(buf)
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
 	body := buf.Bytes()
 	if err != nil {
@@ -211,11 +210,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		// The sender went away or was too slow for the server's
 		// ReadTimeout.
-		log.add(keyErr, err)
+		log.add(slog.Any(keyErr, err))
 		h.plain(w, log, http.StatusBadRequest, "cannot read body")
 		return
 	}
 
+	// What Parse returns shares no memory with body.
 	req, err := Parse(body)
 	if err != nil {
 		var we *Error
@@ -234,7 +234,7 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 	fail := func(code int, reason string) {
 		h.fail(w, log, &Error{Code: code, Reason: reason, Client: req.Client, Version: v})
 	}
-	log.add(keyOp, req.Operation(), keySender, truncate(req.SenderID, 64))
+	log.add(slog.String(keyOp, req.Operation()), slog.String(keySender, truncate(req.SenderID, 64)))
 
 	creds, idName := h.senders, "senderID"
 	if req.Client {
@@ -264,13 +264,13 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 		fail(CodeInvalidRecipientID, "recipientID empty or too long")
 		return
 	}
-	log.add(keyPagerID, req.RecipientID)
+	log.add(slog.String(keyPagerID, req.RecipientID))
 	if _, err := h.dir.PagerID(ctx, req.RecipientID); err != nil {
 		if errors.Is(err, paging.ErrNotFound) {
 			fail(CodeInvalidRecipientID, "unknown recipientID")
 			return
 		}
-		log.add(keyErr, err)
+		log.add(slog.Any(keyErr, err))
 		fail(CodeInternalError, "directory lookup failed")
 		return
 	}
@@ -299,20 +299,21 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 			m.Priority = p
 		}
 	}
-	log.add(keyID, m.ID.String(), keyPriority, m.Priority.String(), keyTextLen, m.Text.Len())
+	id := m.ID.String()
+	log.add(slog.String(keyID, id), slog.String(keyPriority, m.Priority.String()), slog.Int(keyTextLen, m.Text.Len()))
 	if err := m.Validate(); err != nil {
-		log.add(keyErr, err)
+		log.add(slog.Any(keyErr, err))
 		fail(CodeValidation, "message invalid")
 		return
 	}
 	ev := paging.AuditEvent{
 		Actor:  "wctp:" + req.SenderID,
 		Action: "message.accept",
-		Object: "message/" + m.ID.String(),
+		Object: "message/" + id,
 		Source: remote,
 	}
 	if err := h.acc.Accept(ctx, &m, ev); err != nil {
-		log.add(keyErr, err)
+		log.add(slog.Any(keyErr, err))
 		if errors.Is(err, paging.ErrInvalid) && !errors.Is(err, paging.ErrTemporary) {
 			fail(CodeValidation, "message refused by the store")
 			return
@@ -320,7 +321,7 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 		fail(CodeInternalError, "accept failed")
 		return
 	}
-	h.reply(w, log, v, req.Client, CodeSuccess, m.ID.String())
+	h.reply(w, log, v, req.Client, CodeSuccess, id)
 	log.write(slog.LevelInfo, "wctp page accepted")
 }
 
@@ -329,13 +330,13 @@ func (h *Handler) fail(w http.ResponseWriter, log *reqLog, e *Error) {
 	if e.Version.Token == "" {
 		e.Version, _ = lookupVersion(DefaultVersion)
 	}
-	log.add(keyReason, e.Reason)
+	log.add(slog.String(keyReason, e.Reason))
 	h.reply(w, log, e.Version, e.Client, e.Code, "")
 	level := slog.LevelInfo
 	if e.Code >= 600 {
 		level = slog.LevelError
 	}
-	log.add(keyCode, e.Code)
+	log.add(slog.Int(keyCode, e.Code))
 	log.write(level, "wctp request refused")
 }
 
@@ -350,7 +351,7 @@ func (h *Handler) reply(w http.ResponseWriter, log *reqLog, v Version, client bo
 	if _, err := w.Write(body); err != nil {
 		// After a success this means the page is stored but the sender
 		// may not know; it will retry and the page may arrive twice.
-		log.add(keyErr, err)
+		log.add(slog.Any(keyErr, err))
 		log.write(slog.LevelWarn, "wctp reply not sent")
 	}
 	if h.onResult != nil {
@@ -365,11 +366,49 @@ func (h *Handler) plain(w http.ResponseWriter, log *reqLog, status int, msg stri
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	io.WriteString(w, msg+"\n")
-	log.add(keyStatus, status, keyReason, msg)
+	log.add(slog.Int(keyStatus, status), slog.String(keyReason, msg))
 	log.write(slog.LevelInfo, "wctp request refused")
 	if h.onResult != nil {
 		h.onResult(status, 0)
 	}
+}
+
+// xmlContentType reports whether a Content-Type names text/xml or
+// application/xml. Parameters are ignored (the body must be UTF-8 whatever
+// charset says), so a malformed one is no reason to refuse. What senders
+// send is recognised without parsing it.
+func xmlContentType(ct string) bool {
+	switch ct {
+	case "text/xml", "text/xml; charset=utf-8", "text/xml; charset=UTF-8", "application/xml":
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil && !errors.Is(err, mime.ErrInvalidMediaParameter) {
+		return false
+	}
+	return mt == "text/xml" || mt == "application/xml"
+}
+
+// Request bodies are read into pooled buffers; one much larger than a page
+// is left to the garbage collector instead.
+const maxPooledBody = 64 << 10
+
+var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// getBody returns an empty buffer with room for contentLength bytes (none
+// if unknown) and the final read that finds the end.
+func getBody(contentLength int64) *bytes.Buffer {
+	b := bodyPool.Get().(*bytes.Buffer)
+	b.Grow(int(max(contentLength, 0)) + bytes.MinRead)
+	return b
+}
+
+func putBody(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBody {
+		return
+	}
+	b.Reset()
+	bodyPool.Put(b)
 }
 
 // truncate shortens an unauthenticated value before it is logged.
@@ -385,18 +424,14 @@ func truncate(s string, n int) string {
 
 // reqLog gathers one request's log attributes as the request goes on and
 // writes them in a single line at the end: cheaper than a slog.With per
-// step, which formats the attributes every time.
+// step, which formats the attributes every time. Typed attributes
+// (slog.String, slog.Int) box nothing.
 type reqLog struct {
 	l     *slog.Logger
 	attrs []slog.Attr
 }
 
-// add appends key-value pairs, as slog's variadic methods take them.
-func (r *reqLog) add(kv ...any) {
-	for i := 0; i+1 < len(kv); i += 2 {
-		r.attrs = append(r.attrs, slog.Any(kv[i].(string), kv[i+1]))
-	}
-}
+func (r *reqLog) add(attrs ...slog.Attr) { r.attrs = append(r.attrs, attrs...) }
 
 func (r *reqLog) write(level slog.Level, msg string) {
 	r.l.LogAttrs(context.Background(), level, msg, r.attrs...)

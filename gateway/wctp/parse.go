@@ -2,11 +2,14 @@ package wctp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"pagebridge/gateway/paging"
@@ -51,14 +54,26 @@ const (
 	maxAttrs    = 32
 )
 
-// node is one element of a parsed document.
+// node is one element of a parsed document. Nodes belong to a doc and are
+// valid until the doc is released; the strings in them (name, attribute
+// names and values) are the decoder's and outlive it.
 type node struct {
 	name     string
 	attrs    []xml.Attr
 	children []*node
 	// text is the character data directly inside the element, CDATA
-	// sections and references resolved.
+	// sections and references resolved. It is nil for an element that has
+	// child elements and only white space around them: that text means
+	// nothing anywhere and is not kept.
 	text []byte
+	// nonSpace is set when text holds more than white space.
+	nonSpace bool
+
+	// Filled in while parsing.
+	parent  int // index in doc.nodes; -1 for the root
+	nchild  int
+	textOff int // where text starts and ends in doc.text, kept while
+	textEnd int // the element has no child elements
 }
 
 func (n *node) attr(name string) (string, bool) {
@@ -71,26 +86,90 @@ func (n *node) attr(name string) (string, bool) {
 }
 
 // hasText reports whether n holds character data other than white space.
-func (n *node) hasText() bool { return len(bytes.TrimSpace(n.text)) > 0 }
+func (n *node) hasText() bool { return n.nonSpace }
+
+// doc is a parsed document and the buffers parsing it needs, kept in a pool
+// so that a request does not allocate them afresh. Get one with getDoc and
+// release it once nothing read from its nodes' byte slices is in use.
+type doc struct {
+	r     bytes.Reader
+	nodes []node // in document order: the root first
+	kids  []*node
+	// text holds the character data of every element, piece after piece
+	// in document order; pieces lists them.
+	text   []byte
+	pieces []textPiece
+	open   []openElement
+	ns     []nsBinding
+}
+
+// textPiece is one run of character data inside element node.
+type textPiece struct{ node, off, end int }
+
+// openElement is an element whose end tag has not been read yet.
+type openElement struct {
+	node int
+	name xml.Name // as written, prefix in Space
+}
+
+// nsBinding is a namespace declaration in scope: an xmlns:prefix attribute,
+// or xmlns (prefix "") for the default namespace, on the element at depth.
+type nsBinding struct {
+	prefix, url string
+	depth       int
+}
+
+var docPool = sync.Pool{New: func() any { return new(doc) }}
+
+func getDoc() *doc { return docPool.Get().(*doc) }
+
+// release returns d to the pool. Nothing from d's nodes but strings may be
+// used afterwards.
+func (d *doc) release() {
+	d.r.Reset(nil)
+	clear(d.nodes)
+	clear(d.kids)
+	clear(d.open)
+	clear(d.ns)
+	d.nodes, d.kids, d.text, d.pieces, d.open, d.ns = d.nodes[:0], d.kids[:0], d.text[:0], d.pieces[:0], d.open[:0], d.ns[:0]
+	// A doc that grew far beyond what a page needs is left to the garbage
+	// collector, so that one odd document does not pin its memory in the
+	// pool. Elements, and so nodes, kids and open, are bounded anyway.
+	if cap(d.text) > 64<<10 || cap(d.pieces) > 1024 || cap(d.ns) > 64 {
+		return
+	}
+	docPool.Put(d)
+}
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
+// xmlURL is the namespace the xml prefix is bound to.
+const xmlURL = "http://www.w3.org/XML/1998/namespace"
+
 func syntaxErr(reason string) *Error { return &Error{Code: CodeCannotParse, Reason: reason} }
 
-// parseDoc parses body into an element tree, enforcing well-formedness and
-// the document rules that keep the parser safe:
+// parse parses body into an element tree, enforcing well-formedness and
+// the document rules that keep the parser safe, and returns the root:
 //
 //   - body is UTF-8 (a leading BOM is allowed) made only of XML characters,
 //     and declares no other encoding: otherwise CodeCannotParse;
 //   - exactly one root element, with nothing but white space, comments and
-//     processing instructions around it: otherwise CodeCannotParse;
+//     processing instructions around it, and every end tag matching its
+//     start tag: otherwise CodeCannotParse;
+//   - no element in a namespace (xmlns declarations are applied the way
+//     xml.Decoder.Token applies them): otherwise CodeValidation;
 //   - at most one directive, a DOCTYPE before the root with an optional
 //     external identifier and no internal subset, so no entity can be
 //     declared: otherwise CodeValidation. The external identifier is never
 //     read: encoding/xml does not fetch anything, and nothing here does.
 //   - only the predefined entities and character references: an undeclared
 //     entity is not well-formed (CodeCannotParse).
-func parseDoc(body []byte) (*node, *Error) {
+//
+// It reads tokens with RawToken, which neither matches end tags nor
+// translates namespace prefixes, and does both itself: Token does the same
+// work with a map and a heap-allocated stack, and boxes every element
+// twice.
+func (d *doc) parse(body []byte) (*node, *Error) {
 	body = bytes.TrimPrefix(body, utf8BOM)
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, syntaxErr("empty body")
@@ -98,23 +177,28 @@ func parseDoc(body []byte) (*node, *Error) {
 	if off, ok := xmlChars(body); !ok {
 		return nil, syntaxErr(fmt.Sprintf("byte %d is not a UTF-8 encoded XML character", off))
 	}
-	d := xml.NewDecoder(bytes.NewReader(body))
-	d.Strict = true
-	// d.CharsetReader stays nil so a declared encoding other than UTF-8 is
-	// an error, and d.Entity stays nil so only the predefined entities
+	// A bytes.Reader is an io.ByteReader, so the decoder reads it directly
+	// instead of through a bufio.Reader of its own.
+	d.r.Reset(body)
+	dec := xml.NewDecoder(&d.r)
+	dec.Strict = true
+	// dec.CharsetReader stays nil so a declared encoding other than UTF-8
+	// is an error, and dec.Entity stays nil so only the predefined entities
 	// resolve.
-	var (
-		root       *node
-		stack      []*node
-		count      int
-		sawDoctype bool
-	)
+	syntaxErrHere := func() *Error {
+		line, _ := dec.InputPos()
+		return syntaxErr(fmt.Sprintf("syntax error on line %d", line))
+	}
+	sawDoctype := false
 	for {
-		tok, err := d.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		tok, err := dec.RawToken()
+		if tok == nil && err != nil {
+			if errors.Is(err, io.EOF) {
+				if len(d.open) > 0 {
+					return nil, syntaxErrHere() // unclosed element
+				}
+				break
+			}
 			var se *xml.SyntaxError
 			if errors.As(err, &se) {
 				return nil, syntaxErr(fmt.Sprintf("syntax error on line %d", se.Line))
@@ -125,20 +209,26 @@ func parseDoc(body []byte) (*node, *Error) {
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
-			if root != nil && len(stack) == 0 {
+			if len(d.nodes) > 0 && len(d.open) == 0 {
 				return nil, syntaxErr("second root element")
 			}
-			if len(stack) >= maxDepth {
+			if len(d.open) >= maxDepth {
 				return nil, &Error{Code: CodeValidation, Reason: "elements nested too deeply"}
 			}
-			if count++; count > maxElements {
+			if len(d.nodes) >= maxElements {
 				return nil, &Error{Code: CodeValidation, Reason: "too many elements"}
 			}
 			if len(t.Attr) > maxAttrs {
 				return nil, &Error{Code: CodeValidation, Reason: "too many attributes"}
 			}
-			if t.Name.Space != "" {
+			d.declare(t.Attr)
+			if d.elementSpace(t.Name) != "" {
 				return nil, &Error{Code: CodeValidation, Reason: "element in a namespace"}
+			}
+			for i := range t.Attr {
+				if s := t.Attr[i].Name.Space; s != "" {
+					t.Attr[i].Name.Space = d.attrSpace(s)
+				}
 			}
 			for i, a := range t.Attr {
 				for _, b := range t.Attr[:i] {
@@ -147,31 +237,49 @@ func parseDoc(body []byte) (*node, *Error) {
 					}
 				}
 			}
-			n := &node{name: t.Name.Local, attrs: t.Attr}
-			if len(stack) == 0 {
-				root = n
-			} else {
-				top := stack[len(stack)-1]
-				top.children = append(top.children, n)
+			parent := -1
+			if len(d.open) > 0 {
+				parent = d.open[len(d.open)-1].node
+				d.nodes[parent].nchild++
 			}
-			stack = append(stack, n)
+			d.nodes = append(d.nodes, node{name: t.Name.Local, attrs: t.Attr, parent: parent})
+			d.open = append(d.open, openElement{node: len(d.nodes) - 1, name: t.Name})
 		case xml.EndElement:
-			// The decoder has checked that it matches.
-			stack = stack[:len(stack)-1]
+			if len(d.open) == 0 || d.open[len(d.open)-1].name != t.Name {
+				return nil, syntaxErrHere()
+			}
+			d.open = d.open[:len(d.open)-1]
+			for len(d.ns) > 0 && d.ns[len(d.ns)-1].depth >= len(d.open) {
+				d.ns = d.ns[:len(d.ns)-1]
+			}
 		case xml.CharData:
-			if len(stack) == 0 {
-				if len(bytes.TrimSpace(t)) > 0 {
+			nonSpace := len(bytes.TrimSpace(t)) > 0
+			if len(d.open) == 0 {
+				if nonSpace {
 					return nil, syntaxErr("text outside the root element")
 				}
 				continue
 			}
-			top := stack[len(stack)-1]
-			top.text = append(top.text, t...)
+			i := d.open[len(d.open)-1].node
+			n := &d.nodes[i]
+			n.nonSpace = n.nonSpace || nonSpace
+			off := len(d.text)
+			d.text = append(d.text, t...)
+			d.pieces = append(d.pieces, textPiece{node: i, off: off, end: len(d.text)})
+			if n.nchild == 0 {
+				// Until n has a child element, only comments and
+				// processing instructions come between its
+				// pieces of text: they are contiguous in d.text.
+				if n.textOff == n.textEnd {
+					n.textOff = off
+				}
+				n.textEnd = len(d.text)
+			}
 		case xml.Directive:
-			if root != nil || sawDoctype {
+			if len(d.nodes) > 0 || sawDoctype {
 				return nil, &Error{Code: CodeValidation, Reason: "directive other than one leading DOCTYPE"}
 			}
-			if !validDoctype(string(t)) {
+			if !validDoctype(t) {
 				return nil, &Error{Code: CodeValidation, Reason: "DOCTYPE with an internal subset or not for wctp-Operation"}
 			}
 			sawDoctype = true
@@ -179,16 +287,127 @@ func parseDoc(body []byte) (*node, *Error) {
 			// Ignored. The decoder has checked the XML declaration.
 		}
 	}
-	if root == nil {
+	if len(d.nodes) == 0 {
 		return nil, syntaxErr("no root element")
 	}
-	return root, nil
+	d.link()
+	return &d.nodes[0], nil
+}
+
+// link fills in children and text once d.nodes is complete, so that the
+// pointers stay valid. Children come from one slice, d.kids.
+func (d *doc) link() {
+	nkids := len(d.nodes) - 1 // every element but the root is a child
+	d.kids = slices.Grow(d.kids[:0], nkids)[:nkids]
+	off := 0
+	for i := range d.nodes {
+		n := &d.nodes[i]
+		n.children = d.kids[off : off : off+n.nchild]
+		off += n.nchild
+		if n.parent >= 0 {
+			p := &d.nodes[n.parent]
+			p.children = append(p.children, n)
+		}
+		if n.nchild == 0 {
+			n.text = d.text[n.textOff:n.textEnd:n.textEnd]
+		}
+	}
+	// An element with children holds text in pieces between them. Only
+	// text other than white space is worth gathering; that is rare (and
+	// refused everywhere but in a reply's wctp-Success or wctp-Failure).
+	for _, p := range d.pieces {
+		if n := &d.nodes[p.node]; n.nchild > 0 && n.nonSpace {
+			n.text = append(n.text, d.text[p.off:p.end]...)
+		}
+	}
+}
+
+// declare puts the namespace declarations among attrs, those of the element
+// about to be opened, in scope. They go out of scope at its end tag.
+func (d *doc) declare(attrs []xml.Attr) {
+	for _, a := range attrs {
+		switch {
+		case a.Name.Space == "xmlns":
+			d.ns = append(d.ns, nsBinding{prefix: a.Name.Local, url: a.Value, depth: len(d.open)})
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			d.ns = append(d.ns, nsBinding{prefix: "", url: a.Value, depth: len(d.open)})
+		}
+	}
+}
+
+// lookup returns the namespace bound to prefix, the innermost declaration
+// winning.
+func (d *doc) lookup(prefix string) (string, bool) {
+	for i := len(d.ns) - 1; i >= 0; i-- {
+		if d.ns[i].prefix == prefix {
+			return d.ns[i].url, true
+		}
+	}
+	return "", false
+}
+
+// elementSpace returns the namespace of an element named n as written,
+// resolved as xml.Decoder.Token resolves it (its DefaultSpace unset): ""
+// for none.
+func (d *doc) elementSpace(n xml.Name) string {
+	switch {
+	case n.Space == "xmlns":
+		return n.Space
+	case n.Space == "xml":
+		return xmlURL
+	case n.Space == "" && n.Local == "xmlns":
+		return ""
+	}
+	if url, ok := d.lookup(n.Space); ok {
+		return url
+	}
+	return n.Space
+}
+
+// attrSpace returns the namespace of an attribute written with prefix,
+// resolved as xml.Decoder.Token resolves it. Unprefixed attributes are in
+// no namespace.
+func (d *doc) attrSpace(prefix string) string {
+	switch prefix {
+	case "xmlns":
+		return prefix
+	case "xml":
+		return xmlURL
+	}
+	if url, ok := d.lookup(prefix); ok {
+		return url
+	}
+	return prefix
 }
 
 // xmlChars reports whether b is valid UTF-8 made only of characters XML 1.0
 // allows (Char production), and if not, the offset of the first bad byte.
+//
+// Most of a WCTP document is printable ASCII, which it skips eight bytes at
+// a time: in a word w, (w | (w - 0x2020…20)) & 0x8080…80 is zero exactly
+// when every byte is in 0x20–0x7F (a byte below 0x20 borrows and sets its
+// top bit; a byte from 0x80 has it already). Any other word, which may hold
+// tab, line feed and carriage return or a multi-byte character, is checked
+// a character at a time.
 func xmlChars(b []byte) (int, bool) {
+	const (
+		top  = 0x8080808080808080
+		x20s = 0x2020202020202020
+	)
 	for i := 0; i < len(b); {
+		if i+8 <= len(b) {
+			if w := binary.LittleEndian.Uint64(b[i:]); (w|(w-x20s))&top == 0 {
+				i += 8
+				continue
+			}
+		}
+		if c := b[i]; c < utf8.RuneSelf {
+			if c < 0x20 && c != 0x09 && c != 0x0A && c != 0x0D {
+				return i, false
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && size <= 1 {
 			return i, false
@@ -214,53 +433,64 @@ func isControl(r rune) bool { return r < 0x20 || r >= 0x7F && r <= 0x9F }
 // validDoctype accepts `DOCTYPE wctp-Operation`, optionally followed by
 // `SYSTEM "uri"` or `PUBLIC "id" "uri"`, and nothing else: no internal
 // subset, so no entity or parameter entity declarations.
-func validDoctype(dir string) bool {
-	words, ok := directiveWords(dir)
-	if !ok || len(words) < 2 || words[0] != "DOCTYPE" || words[1] != opOperation {
+func validDoctype(dir []byte) bool {
+	var w [5][]byte // more words than that is not a valid DOCTYPE
+	n, ok := directiveWords(dir, w[:])
+	if !ok || n < 2 || string(w[0]) != "DOCTYPE" || string(w[1]) != opOperation {
 		return false
 	}
-	ext := words[2:]
-	isLit := func(w string) bool { return len(w) >= 2 && (w[0] == '"' || w[0] == '\'') }
+	ext := w[2:n]
+	isLit := func(w []byte) bool { return len(w) >= 2 && (w[0] == '"' || w[0] == '\'') }
 	switch {
 	case len(ext) == 0:
 		return true
-	case len(ext) == 2 && ext[0] == "SYSTEM":
+	case len(ext) == 2 && string(ext[0]) == "SYSTEM":
 		return isLit(ext[1])
-	case len(ext) == 3 && ext[0] == "PUBLIC":
+	case len(ext) == 3 && string(ext[0]) == "PUBLIC":
 		return isLit(ext[1]) && isLit(ext[2])
 	}
 	return false
 }
 
 // directiveWords splits a directive into bare words and quoted literals
-// (kept with their quotes). It fails on an unterminated literal or on any
-// markup character outside a literal.
-func directiveWords(s string) ([]string, bool) {
-	var words []string
+// (kept with their quotes), stores them in words and returns how many there
+// are. It fails on an unterminated literal, on any markup character outside
+// a literal, and on more words than words holds.
+func directiveWords(s []byte, words [][]byte) (int, bool) {
+	n := 0
+	add := func(w []byte) bool {
+		if n == len(words) {
+			return false
+		}
+		words[n] = w
+		n++
+		return true
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case c == '"' || c == '\'':
-			j := strings.IndexByte(s[i+1:], c)
-			if j < 0 {
-				return nil, false
+			j := bytes.IndexByte(s[i+1:], c)
+			if j < 0 || !add(s[i:i+j+2]) {
+				return 0, false
 			}
-			words = append(words, s[i:i+j+2])
 			i += j + 2
 		case strings.IndexByte("[]<>%&", c) >= 0:
-			return nil, false
+			return 0, false
 		default:
 			j := i
 			for j < len(s) && strings.IndexByte(" \t\n\r\"'[]<>%&", s[j]) < 0 {
 				j++
 			}
-			words = append(words, s[i:j])
+			if !add(s[i:j]) {
+				return 0, false
+			}
 			i = j
 		}
 	}
-	return words, true
+	return n, true
 }
 
 // Parse parses a WCTP document holding a wctp-SubmitRequest or a
@@ -282,7 +512,9 @@ func directiveWords(s string) ([]string, bool) {
 // does, with its configuration. An empty recipientID parses (it is unknown:
 // CodeInvalidRecipientID).
 func Parse(body []byte) (SubmitRequest, error) {
-	root, err := parseDoc(body)
+	d := getDoc()
+	defer d.release()
+	root, err := d.parse(body)
 	if err != nil {
 		return SubmitRequest{}, err
 	}
@@ -337,35 +569,39 @@ func (p parser) fail(code int, reason string) *Error {
 
 func (p parser) invalid(reason string) *Error { return p.fail(CodeValidation, reason) }
 
-// elements returns n's child elements by name. n must hold no text, every
+// maxParts is the most child elements elements looks for.
+const maxParts = 3
+
+// elements returns n's child elements named in required, then those named
+// in optional (nil when absent), in that order. n must hold no text, every
 // name in required exactly once, names in optional at most once, and
 // nothing else. Order is not checked.
-func (p parser) elements(n *node, required []string, optional ...string) (map[string]*node, *Error) {
+func (p parser) elements(n *node, required []string, optional ...string) ([maxParts]*node, *Error) {
+	var found [maxParts]*node
 	if n.hasText() {
-		return nil, p.invalid(n.name + " holds text")
+		return found, p.invalid(n.name + " holds text")
 	}
-	m := make(map[string]*node, len(n.children))
 	for _, c := range n.children {
-		known := false
-		for _, name := range append(required[:len(required):len(required)], optional...) {
-			if c.name == name {
-				known = true
+		i := slices.Index(required, c.name)
+		if i < 0 {
+			if i = slices.Index(optional, c.name); i >= 0 {
+				i += len(required)
 			}
 		}
-		if !known {
-			return nil, p.invalid("unexpected element in " + n.name)
+		if i < 0 {
+			return found, p.invalid("unexpected element in " + n.name)
 		}
-		if m[c.name] != nil {
-			return nil, p.invalid("repeated element in " + n.name)
+		if found[i] != nil {
+			return found, p.invalid("repeated element in " + n.name)
 		}
-		m[c.name] = c
+		found[i] = c
 	}
-	for _, name := range required {
-		if m[name] == nil {
-			return nil, p.invalid(n.name + " without " + name)
+	for i, name := range required {
+		if found[i] == nil {
+			return found, p.invalid(n.name + " without " + name)
 		}
 	}
-	return m, nil
+	return found, nil
 }
 
 // empty checks that an EMPTY element holds nothing but white space.
@@ -434,12 +670,13 @@ func (p parser) submitRequest(op *node) (SubmitRequest, *Error) {
 	if err != nil {
 		return SubmitRequest{}, err
 	}
-	hdr, err := p.elements(parts["wctp-SubmitHeader"], []string{"wctp-Originator", "wctp-MessageControl", "wctp-Recipient"})
+	header, payload := parts[0], parts[1]
+	hdr, err := p.elements(header, []string{"wctp-Originator", "wctp-MessageControl", "wctp-Recipient"})
 	if err != nil {
 		return SubmitRequest{}, err
 	}
-	orig, ctl := hdr["wctp-Originator"], hdr["wctp-MessageControl"]
-	for _, n := range hdr {
+	orig, ctl, rcpt := hdr[0], hdr[1], hdr[2]
+	for _, n := range []*node{orig, ctl, rcpt} {
 		if err := p.empty(n); err != nil {
 			return SubmitRequest{}, err
 		}
@@ -459,10 +696,10 @@ func (p parser) submitRequest(op *node) (SubmitRequest, *Error) {
 	if r.DeliveryPriority, err = p.priority(ctl); err != nil {
 		return SubmitRequest{}, err
 	}
-	if r.RecipientID, err = p.attr(hdr["wctp-Recipient"], "recipientID", true); err != nil {
+	if r.RecipientID, err = p.attr(rcpt, "recipientID", true); err != nil {
 		return SubmitRequest{}, err
 	}
-	if r.Text, err = p.payload(parts["wctp-Payload"]); err != nil {
+	if r.Text, err = p.payload(payload); err != nil {
 		return SubmitRequest{}, err
 	}
 	return r, nil
@@ -474,32 +711,36 @@ func (p parser) submitClientMessage(op *node) (SubmitRequest, *Error) {
 	if err != nil {
 		return SubmitRequest{}, err
 	}
-	hdr, err := p.elements(parts["wctp-SubmitClientHeader"],
+	header, payload := parts[0], parts[1]
+	hdr, err := p.elements(header,
 		[]string{"wctp-ClientOriginator", "wctp-Recipient"}, "wctp-ClientMessageControl")
 	if err != nil {
 		return SubmitRequest{}, err
 	}
-	for _, n := range hdr {
+	orig, rcpt, ctl := hdr[0], hdr[1], hdr[2] // ctl is optional
+	for _, n := range []*node{orig, rcpt, ctl} {
+		if n == nil {
+			continue
+		}
 		if err := p.empty(n); err != nil {
 			return SubmitRequest{}, err
 		}
 	}
-	orig := hdr["wctp-ClientOriginator"]
 	if r.SenderID, err = p.attr(orig, "senderID", true); err != nil {
 		return SubmitRequest{}, err
 	}
 	if r.SecurityCode, err = p.attr(orig, "miscInfo", false); err != nil {
 		return SubmitRequest{}, err
 	}
-	if ctl := hdr["wctp-ClientMessageControl"]; ctl != nil {
+	if ctl != nil {
 		if r.DeliveryPriority, err = p.priority(ctl); err != nil {
 			return SubmitRequest{}, err
 		}
 	}
-	if r.RecipientID, err = p.attr(hdr["wctp-Recipient"], "recipientID", true); err != nil {
+	if r.RecipientID, err = p.attr(rcpt, "recipientID", true); err != nil {
 		return SubmitRequest{}, err
 	}
-	if r.Text, err = p.payload(parts["wctp-Payload"]); err != nil {
+	if r.Text, err = p.payload(payload); err != nil {
 		return SubmitRequest{}, err
 	}
 	return r, nil
@@ -575,11 +816,7 @@ func Encode(r SubmitRequest) ([]byte, error) {
 
 	var b bytes.Buffer
 	writeHead(&b, v)
-	attr := func(name, val string) {
-		b.WriteString(" " + name + `="`)
-		xmlEscape(&b, val)
-		b.WriteString(`"`)
-	}
+	attr := func(name, val string) { writeAttr(&b, name, val) }
 	if r.Client {
 		b.WriteString("<wctp-SubmitClientMessage>\n<wctp-SubmitClientHeader>\n<wctp-ClientOriginator")
 		attr("senderID", r.SenderID)
@@ -625,12 +862,30 @@ func Encode(r SubmitRequest) ([]byte, error) {
 func writeHead(b *bytes.Buffer, v Version) {
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	// Tokens and DTD identifiers are constants without markup characters.
-	b.WriteString(`<!DOCTYPE wctp-Operation SYSTEM "` + v.DTD + `">` + "\n")
-	b.WriteString(`<wctp-Operation wctpVersion="` + v.Token + `">` + "\n")
+	b.WriteString(`<!DOCTYPE wctp-Operation SYSTEM "`)
+	b.WriteString(v.DTD)
+	b.WriteString(`">` + "\n" + `<wctp-Operation wctpVersion="`)
+	b.WriteString(v.Token)
+	b.WriteString(`">` + "\n")
+}
+
+// writeAttr writes ` name="val"`, val escaped.
+func writeAttr(b *bytes.Buffer, name, val string) {
+	b.WriteByte(' ')
+	b.WriteString(name)
+	b.WriteString(`="`)
+	xmlEscape(b, val)
+	b.WriteByte('"')
 }
 
 // xmlEscape writes s escaped for character data and attribute values alike
 // (quotes, tab, line feed and carriage return included).
 func xmlEscape(b *bytes.Buffer, s string) {
-	xml.EscapeText(b, []byte(s)) // cannot fail: a bytes.Buffer does not
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7F || strings.IndexByte(`"&'<>`, c) >= 0 {
+			xml.EscapeText(b, []byte(s)) // cannot fail: a bytes.Buffer does not
+			return
+		}
+	}
+	b.WriteString(s) // printable ASCII that needs no escaping, as most values are
 }

@@ -15,34 +15,29 @@ var ErrReply = errors.New("wctp: unexpected reply")
 // wctp-SubmitRequest (and for anything that is not a client message),
 // wctp-SubmitClientResponse for a wctp-SubmitClientMessage.
 func replyBody(v Version, client bool, code int, tracking string) []byte {
-	var b bytes.Buffer
-	writeHead(&b, v)
-	attr := func(name, val string) {
-		b.WriteString(" " + name + `="`)
-		xmlEscape(&b, val)
-		b.WriteString(`"`)
-	}
+	b := bytes.NewBuffer(make([]byte, 0, 512)) // replies are under 400 bytes
+	writeHead(b, v)
 	switch {
 	case client && code == CodeSuccess:
 		b.WriteString("<wctp-SubmitClientResponse>\n<wctp-ClientSuccess")
-		attr("successCode", strconv.Itoa(code))
-		attr("successText", codeText[code])
-		attr("trackingNumber", tracking)
+		writeAttr(b, "successCode", strconv.Itoa(code))
+		writeAttr(b, "successText", codeText[code])
+		writeAttr(b, "trackingNumber", tracking)
 		b.WriteString("/>\n</wctp-SubmitClientResponse>\n")
 	case client:
 		b.WriteString("<wctp-SubmitClientResponse>\n<wctp-Failure")
-		attr("errorCode", strconv.Itoa(code))
-		attr("errorText", codeText[code])
+		writeAttr(b, "errorCode", strconv.Itoa(code))
+		writeAttr(b, "errorText", codeText[code])
 		b.WriteString("/>\n</wctp-SubmitClientResponse>\n")
 	case code == CodeSuccess:
 		b.WriteString("<wctp-Confirmation>\n<wctp-Success")
-		attr("successCode", strconv.Itoa(code))
-		attr("successText", codeText[code])
+		writeAttr(b, "successCode", strconv.Itoa(code))
+		writeAttr(b, "successText", codeText[code])
 		b.WriteString("/>\n</wctp-Confirmation>\n")
 	default:
 		b.WriteString("<wctp-Confirmation>\n<wctp-Failure")
-		attr("errorCode", strconv.Itoa(code))
-		attr("errorText", codeText[code])
+		writeAttr(b, "errorCode", strconv.Itoa(code))
+		writeAttr(b, "errorText", codeText[code])
 		b.WriteString("/>\n</wctp-Confirmation>\n")
 	}
 	b.WriteString("</wctp-Operation>\n")
@@ -56,7 +51,9 @@ func replyBody(v Version, client bool, code int, tracking string) []byte {
 // text missing from its attribute is taken from the element's content, as
 // some servers write it there.
 func ParseResponse(body []byte) (Response, error) {
-	root, perr := parseDoc(body)
+	d := getDoc()
+	defer d.release()
+	root, perr := d.parse(body)
 	if perr != nil {
 		return Response{}, fmt.Errorf("%w: %s", ErrReply, perr.Reason)
 	}
