@@ -66,12 +66,17 @@ func requirePeer(t *testing.T, tool, pkg string) string {
 	if err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("%s not found (Debian package %s): install it to run this test", tool, pkg)
+	peerMissing(t, fmt.Sprintf("%s not found (Debian package %s): install it to run this test", tool, pkg))
+	return ""
+}
+
+// peerMissing skips the test, or fails it under PAGEBRIDGE_REQUIRE_PEERS=1.
+func peerMissing(t *testing.T, msg string) {
+	t.Helper()
 	if os.Getenv("PAGEBRIDGE_REQUIRE_PEERS") == "1" {
 		t.Fatal(msg + "; PAGEBRIDGE_REQUIRE_PEERS=1 makes this a failure")
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // dieWithTest makes a child get SIGKILL when the test binary dies, so a
