@@ -187,7 +187,7 @@ func cmdKeysRotate(ctx context.Context, args []string, stdout, stderr io.Writer)
 		var st *storage.Store
 		sc := cfg.Storage
 		sc.CreateKeys = false // rotating keys that do not exist yet is a mistake
-		_, st, err = openStore(sc, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		st, err = openStore(sc, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 		if err == nil {
 			resp.Result, err = rotateKeys(ctx, st, cfg.Storage.KeyFile)
 			resp.OK = err == nil

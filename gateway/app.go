@@ -38,7 +38,6 @@ type Main struct {
 	stdout io.Writer // "listening …" lines for supervisors and tests
 
 	store   *storage.Store
-	keys    *storage.Keyring
 	httpLn  net.Listener
 	httpSrv *http.Server
 	admin   *admin.Server
@@ -67,7 +66,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.cfg.Storage.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
-	m.keys, m.store, err = openStore(m.cfg.Storage, m.log)
+	m.store, err = openStore(m.cfg.Storage, m.log)
 	if err != nil {
 		return err
 	}
@@ -93,7 +92,6 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		Ready:   []ui.Check{{Name: "store", Check: m.store.Ping}},
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Status:  m.status,
-		Logger:  m.log,
 		Version: version,
 	})
 	if m.cfg.WCTP.Enabled {
@@ -144,7 +142,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 }
 
 // openStore loads (or, where allowed, creates) the keys and opens the store.
-func openStore(sc StorageConfig, log *slog.Logger) (*storage.Keyring, *storage.Store, error) {
+func openStore(sc StorageConfig, log *slog.Logger) (*storage.Store, error) {
 	var (
 		keys     *storage.Keyring
 		auditKey []byte
@@ -153,7 +151,7 @@ func openStore(sc StorageConfig, log *slog.Logger) (*storage.Keyring, *storage.S
 	if sc.CreateKeys {
 		for _, p := range []string{sc.KeyFile, sc.AuditKeyFile} {
 			if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-				return nil, nil, fmt.Errorf("key dir: %w", err)
+				return nil, fmt.Errorf("key dir: %w", err)
 			}
 		}
 		var created bool
@@ -169,7 +167,7 @@ func openStore(sc StorageConfig, log *slog.Logger) (*storage.Keyring, *storage.S
 		}
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	st, err := storage.Open(filepath.Join(sc.DataDir, dbFile), storage.Options{
 		Keys:           keys,
@@ -179,9 +177,9 @@ func openStore(sc StorageConfig, log *slog.Logger) (*storage.Keyring, *storage.S
 		AuditRetention: sc.AuditRetention.Duration,
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return keys, st, nil
+	return st, nil
 }
 
 func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {

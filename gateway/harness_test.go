@@ -224,7 +224,7 @@ func storedRefs(t *testing.T, root string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, st, err := openStore(cfg.Storage, discardLogger())
+	st, err := openStore(cfg.Storage, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -169,5 +168,3 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, ready func
 	log.Info("stopped cleanly")
 	return exitOK
 }
-
-var errUsage = errors.New("usage")

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"html/template"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -33,7 +32,6 @@ type Options struct {
 	Metrics http.Handler
 	// Status returns the facts shown on the status page.
 	Status  func(ctx context.Context) Status
-	Logger  *slog.Logger
 	Version string
 }
 
