@@ -72,7 +72,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	dest := rest[0]
 	var n int64
-	err := writeAtomic(dest, func(w io.Writer) error {
+	err := writeAtomic(dest, 0o600, func(w io.Writer) error {
 		var err error
 		n, err = admin.Backup(ctx, cfg.Admin.Socket, w)
 		if offline(err) {
@@ -87,32 +87,6 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stdout, "backup written: %s (%d bytes). PHI in it is sealed: keep the key files (%s, %s) apart from it.\n",
 		dest, n, cfg.Storage.KeyFile, cfg.Storage.AuditKeyFile)
 	return exitOK
-}
-
-// writeAtomic writes dest through a temporary file that is synced and
-// renamed into place only when fill succeeded.
-func writeAtomic(dest string, fill func(io.Writer) error) error {
-	f, err := os.CreateTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if err := fill(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), dest)
 }
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -81,9 +82,19 @@ func generateSelfSigned(certFile, keyFile string, hostnames []string) error {
 	return writeFileSync(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 }
 
-// writeFileSync writes a file atomically: temp file, fsync, rename, fsync
-// of the directory.
+// writeFileSync writes data to path atomically with mode.
 func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	return writeAtomic(path, mode, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomic writes path through a temporary file in the same directory
+// that fill writes, that is synced, and that is renamed into place (and the
+// directory synced) only when all of that succeeded. A crash leaves the old
+// file or the new one, never a part.
+func writeAtomic(path string, mode os.FileMode, fill func(io.Writer) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -94,7 +105,7 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if _, err := f.Write(data); err != nil {
+	if err := fill(f); err != nil {
 		f.Close()
 		return err
 	}
