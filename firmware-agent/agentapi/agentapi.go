@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Version of the wire format and topic tree.
@@ -54,6 +55,11 @@ func Decode(b []byte) (Envelope, error) {
 	if len(b) > MaxPayload {
 		return e, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, len(b), MaxPayload)
 	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD; a peer
+	// sending it has a bug worth hearing about.
+	if !utf8.Valid(b) {
+		return e, fmt.Errorf("%w: payload is not UTF-8", ErrMalformed)
+	}
 	if err := json.Unmarshal(b, &e); err != nil {
 		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
@@ -71,15 +77,24 @@ func Decode(b []byte) (Envelope, error) {
 // AgentStatus is an agent's retained status.
 type AgentStatus struct {
 	Agent   string         `json:"agent"`
-	State   string         `json:"state"` // "online", "offline" (the LWT)
+	State   string         `json:"state"` // "online", or "offline" (the LWT)
 	Version string         `json:"version"`
 	Devices []DeviceStatus `json:"devices,omitempty"`
 }
 
 // DeviceStatus is one device's health as the agent sees it.
 type DeviceStatus struct {
-	ID    string `json:"id"`
-	Kind  string `json:"kind"`
-	State string `json:"state"` // "up", "down", "init"
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	// State is DeviceOpen, DeviceInitialising, DeviceReady, DeviceFailing
+	// or DeviceAbsent.
+	State string    `json:"state"`
+	Since time.Time `json:"since"`
+	// Error is the last error, without PHI.
 	Error string `json:"error,omitempty"`
+	// Queue is the number of jobs waiting for the device.
+	Queue int `json:"queue"`
+	// Done and Failed count jobs since the agent started.
+	Done   uint64 `json:"done"`
+	Failed uint64 `json:"failed"`
 }
