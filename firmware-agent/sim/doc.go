@@ -1,0 +1,39 @@
+// Package sim holds simulated serial hardware for tests and for
+// `pagebridge demo`: a GSM modem (Modem) and a TAP paging terminal
+// (PagingTerminal), each on the master side of a pty pair. The agent opens
+// the device's Path(), a symlink to the pty slave, exactly as it opens a
+// /dev/serial/by-id/… link to real hardware.
+//
+// A Device records every raw byte it receives (Received) and sends (Sent),
+// across reconnects; WaitFor blocks until the recording satisfies a
+// predicate, so tests wait on events, not on time. Unplug closes the pty
+// pair and removes the symlink, as pulling a USB modem does; Plug brings
+// the device back on a new pty with a fresh protocol state, as after a
+// power cycle.
+//
+// The protocols are plain state machines with no IO (ModemResponder,
+// TerminalResponder): bytes in, reply bytes out. They can be tested, or
+// driven over an io.Pipe, without a pty.
+//
+// # Caveats
+//
+//   - A pty has no modem control lines: DTR, RTS, CTS, DCD and RI are not
+//     simulated, and TIOCMGET/TIOCMSET on the slave fail or do nothing.
+//     Neither is BREAK.
+//   - Baud rate, parity and stop bits set on the slave are accepted and
+//     ignored: bytes arrive at memory speed, never garbled.
+//   - The simulator sets the slave to raw mode when it opens the pair, so
+//     the tty line discipline neither echoes nor translates CR/LF. An agent
+//     that changes the termios (go.bug.st/serial sets raw mode itself) owns
+//     what it sets.
+//   - The simulator holds the slave open itself, so the master never sees
+//     a hang-up when the agent closes its port. Replies the agent did not
+//     read before closing stay in the pty and are read by its next open.
+//   - After Unplug the agent's open file is hung up for good: reads return
+//     EOF (io.EOF in Go) or EIO and writes EIO. The agent must reopen
+//     Path() once the device is plugged in again; the new link points at a
+//     different /dev/pts/N.
+//   - The modem answers only what its doc lists: the AT dialogue to open,
+//     identify and initialise it. SMS (AT+CMGF, +CMGS, …) and TAP blocks
+//     are not answered yet.
+package sim

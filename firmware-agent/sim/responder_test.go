@@ -1,0 +1,168 @@
+package sim
+
+import (
+	"strings"
+	"testing"
+)
+
+// step is one chunk fed to a responder and the exact reply expected.
+type step struct{ in, want string }
+
+func TestModemResponder(t *testing.T) {
+	t.Parallel()
+	quiet := ModemOptions{NoEcho: true}
+	locked := ModemOptions{NoEcho: true, SIMPIN: "1234"}
+	const ok = "\r\nOK\r\n"
+	const errr = "\r\nERROR\r\n"
+	tests := []struct {
+		name  string
+		opts  ModemOptions
+		steps []step
+	}{
+		{"AT with echo", ModemOptions{}, []step{{"AT\r", "AT\r" + ok}}},
+		{"AT without echo", quiet, []step{{"AT\r", ok}}},
+		{"lower case", quiet, []step{{"at\r", ok}}},
+		{"CR LF answered once", quiet, []step{{"AT\r\n", ok}}},
+		{"LF alone ends a command", quiet, []step{{"AT\n", ok}}},
+		{"CR CR is two lines, one empty", quiet, []step{{"AT\r\r", ok}}},
+		{"ATE0 echoes itself, then stops", ModemOptions{}, []step{{"ATE0\r", "ATE0\r" + ok}, {"AT\r", ok}}},
+		{"ATE1 turns echo on", quiet, []step{{"ATE1\r", ok}, {"AT\r", "AT\r" + ok}}},
+		{"echo includes the LF", ModemOptions{}, []step{{"AT\r\n", "AT\r" + ok + "\n"}}},
+		{"garbage line ignored", quiet, []step{{"hello\r", ""}}},
+		{"text before AT ignored", quiet, []step{{"\x1bAT\r", ok}}},
+		{"backspace", quiet, []step{{"ATX\x08\r", ok}}},
+		{"ATZ restores echo", quiet, []step{{"ATE1\r", ok}, {"ATE0\r", "ATE0\r" + ok}, {"ATZ\r", ok}, {"AT\r", ok}}},
+		{"basic commands chained", quiet, []step{{"ATE0V1Q0\r", ok}}},
+		{"unknown command", quiet, []step{{"AT+MODE=2\r", errr}}},
+		{"unknown command CMEE=1", quiet, []step{{"AT+CMEE=1\r", ok}, {"AT+MODE=2\r", "\r\n+CME ERROR: 4\r\n"}}},
+		{"unknown command CMEE=2", quiet, []step{{"AT+CMEE=2\r", ok}, {"AT+MODE=2\r", "\r\n+CME ERROR: operation not supported\r\n"}}},
+		{"unknown basic command", quiet, []step{{"ATX1\r", errr}}},
+		{"CMEE read", quiet, []step{{"AT+CMEE=1\r", ok}, {"AT+CMEE?\r", "\r\n+CMEE: 1\r\n" + ok}}},
+		{"bad CMEE value", quiet, []step{{"AT+CMEE=7\r", errr}}},
+		{"CPIN ready", quiet, []step{{"AT+CPIN?\r", "\r\n+CPIN: READY\r\n" + ok}}},
+		{"CPIN locked, unlocked", locked, []step{
+			{"AT+CPIN?\r", "\r\n+CPIN: SIM PIN\r\n" + ok},
+			{"AT+CPIN=\"1234\"\r", ok},
+			{"AT+CPIN?\r", "\r\n+CPIN: READY\r\n" + ok},
+		}},
+		{"CPIN unquoted", locked, []step{{"AT+CPIN=1234\r", ok}}},
+		{"CPIN wrong", locked, []step{{"AT+CMEE=1\r", ok}, {"AT+CPIN=\"0000\"\r", "\r\n+CME ERROR: 16\r\n"}, {"AT+CPIN?\r", "\r\n+CPIN: SIM PIN\r\n" + ok}}},
+		{"CPIN when ready", quiet, []step{{"AT+CMEE=1\r", ok}, {"AT+CPIN=\"1234\"\r", "\r\n+CME ERROR: 3\r\n"}}},
+		{"CSQ default", quiet, []step{{"AT+CSQ\r", "\r\n+CSQ: 20,99\r\n" + ok}}},
+		{"CSQ unknown", ModemOptions{NoEcho: true, RSSI: 99}, []step{{"AT+CSQ\r", "\r\n+CSQ: 99,99\r\n" + ok}}},
+		{"CREG home", quiet, []step{{"AT+CREG?\r", "\r\n+CREG: 0,1\r\n" + ok}}},
+		{"CREG roaming", ModemOptions{NoEcho: true, Registration: RegRoaming}, []step{{"AT+CREG?\r", "\r\n+CREG: 0,5\r\n" + ok}}},
+		{"CREG searching", ModemOptions{NoEcho: true, Registration: RegSearching}, []step{{"AT+CREG?\r", "\r\n+CREG: 0,2\r\n" + ok}}},
+		{"CREG with SIM locked", locked, []step{{"AT+CREG?\r", "\r\n+CREG: 0,0\r\n" + ok}}},
+		{"smstools chain", quiet, []step{{"AT+CMEE=1;+CREG=2\r", ok}, {"AT+CREG?\r", "\r\n+CREG: 2,1,\"00C3\",\"1A2B\"\r\n" + ok}}},
+		{"chain stops at the first error", quiet, []step{{"AT+CSQ;+NOPE;+CGMI\r", "\r\n+CSQ: 20,99\r\n" + errr}}},
+		{"identity", quiet, []step{
+			{"AT+CGMI\r", "\r\nPagebridge\r\n" + ok},
+			{"AT+CGMM\r", "\r\nSIMULATED\r\n" + ok},
+			{"AT+CGMR\r", "\r\nsim-1.0\r\n" + ok},
+			{"AT+CGSN\r", "\r\n356938035643809\r\n" + ok},
+			{"AT+CIMI\r", "\r\n262011234567890\r\n" + ok},
+			{"ATI\r", "\r\nPagebridge\r\n\r\nSIMULATED\r\n\r\nRevision: sim-1.0\r\n" + ok},
+		}},
+		{"CIMI needs the SIM", locked, []step{{"AT+CMEE=1\r", ok}, {"AT+CIMI\r", "\r\n+CME ERROR: 11\r\n"}}},
+		{"CFUN reboot restores power-on state", ModemOptions{SIMPIN: "1"}, []step{
+			{"ATE0\r", "ATE0\r" + ok},
+			{"AT+CPIN=1\r", ok},
+			{"AT+CFUN=1,1\r", ok},
+			{"AT+CPIN?\r", "AT+CPIN?\r\r\n+CPIN: SIM PIN\r\n" + ok},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			whole := NewModemResponder(tt.opts)
+			bytewise := NewModemResponder(tt.opts)
+			for _, s := range tt.steps {
+				if got := string(whole.Respond([]byte(s.in))); got != s.want {
+					t.Errorf("Respond(%q) = %q, want %q", s.in, got, s.want)
+				}
+				if got := feedBytewise(bytewise, s.in); got != s.want {
+					t.Errorf("Respond(%q) byte by byte = %q, want %q", s.in, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func TestTerminalResponder(t *testing.T) {
+	t.Parallel()
+	const logon = "110 1.8\r\x06\r\x1b[p\r"
+	tests := []struct {
+		name  string
+		opts  TerminalOptions
+		steps []step
+	}{
+		// The reference's worked session (paging-protocols.md §1), entry and exit.
+		{"worked session", TerminalOptions{}, []step{
+			{"\r", "ID=\r"},
+			{"\x1bPG1\r", logon},
+			{"\x04\r", "115 Goodbye\r\x1b\x04\r"},
+		}},
+		{"CR repeated while waiting", TerminalOptions{}, []step{{"\r\r", "ID=\rID=\r"}}},
+		{"LF ignored", TerminalOptions{}, []step{{"\r\n", "ID=\r"}}},
+		{"eighth bit ignored", TerminalOptions{}, []step{{"\x8d", "ID=\r"}, {"\x9bPG1\x8d", logon}}},
+		{"logon without the ID probe", TerminalOptions{}, []step{{"\x1bPG1000000\r", logon}}},
+		{"password", TerminalOptions{Password: "secret"}, []step{{"\x1bPG1secret\r", logon}}},
+		{"wrong password thrice", TerminalOptions{Password: "secret"}, []step{
+			{"\x1bPG1nope\r", "\x15\r"},
+			{"\x1bPG1\r", "\x15\r"},
+			{"\x1bPG1x\r", "\x1b\x04\r"},
+			{"\x1bPG1secret\r", logon},
+		}},
+		{"garbage before logon ignored", TerminalOptions{}, []step{{"hello\r", ""}}},
+		{"blocks not answered yet", TerminalOptions{}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021001\rCode Blue 4W Rm 412\r\x03645\r", ""},
+			{"\r", ""},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			whole := NewTerminalResponder(tt.opts)
+			bytewise := NewTerminalResponder(tt.opts)
+			for _, s := range tt.steps {
+				if got := string(whole.Respond([]byte(s.in))); got != s.want {
+					t.Errorf("Respond(%q) = %q, want %q", s.in, got, s.want)
+				}
+				if got := feedBytewise(bytewise, s.in); got != s.want {
+					t.Errorf("Respond(%q) byte by byte = %q, want %q", s.in, got, s.want)
+				}
+			}
+		})
+	}
+}
+
+func feedBytewise(r Responder, in string) string {
+	var b strings.Builder
+	for i := range len(in) {
+		b.Write(r.Respond([]byte{in[i]}))
+	}
+	return b.String()
+}
+
+// FuzzModemResponder: any input, in any chunks, is answered without a
+// panic, and chunking never changes the reply.
+func FuzzModemResponder(f *testing.F) {
+	for _, s := range []string{"AT\r", "ATE0\r\n", "AT+CMEE=1;+CREG=2\r", "AT+CPIN=\"1234\"\r", "AT+CFUN=1,1\r", "\x1bAT+CSQ\r", "AT;;+\r", "AT&\r", "AT+CPIN=\r"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		opts := ModemOptions{SIMPIN: "1234"}
+		whole := string(NewModemResponder(opts).Respond(in))
+		r := NewModemResponder(opts)
+		n := int(split)%8 + 1
+		var got strings.Builder
+		for i := 0; i < len(in); i += n {
+			got.Write(r.Respond(in[i:min(i+n, len(in))]))
+		}
+		if got.String() != whole {
+			t.Errorf("chunks of %d: %q, whole: %q", n, got.String(), whole)
+		}
+	})
+}
