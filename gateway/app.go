@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"pagebridge/gateway/admin"
+	"pagebridge/gateway/broker"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/wctp"
 	"pagebridge/storage"
@@ -41,6 +42,7 @@ type Main struct {
 	httpLn  net.Listener
 	httpSrv *http.Server
 	admin   *admin.Server
+	broker  *broker.Broker // nil when the bus uses an external broker
 	reg     *prometheus.Registry
 	started time.Time
 	pages   atomic.Uint64
@@ -88,8 +90,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			func() float64 { return float64(m.store.Stats().Ops) }),
 	)
 
+	if m.cfg.Bus.Embedded {
+		if m.broker, err = m.startBroker(); err != nil {
+			return err
+		}
+	}
+	ready := []ui.Check{{Name: "store", Check: m.store.Ping}}
+	if m.broker != nil {
+		ready = append(ready, ui.Check{Name: "bus", Check: m.brokerReady})
+	}
 	router := ui.New(ui.Options{
-		Ready:   []ui.Check{{Name: "store", Check: m.store.Ping}},
+		Ready:   ready,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Status:  m.status,
 		Version: version,
@@ -137,8 +148,42 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return err
 	}
 	fmt.Fprintf(m.stdout, "listening https %s\n", ln.Addr())
+	if m.broker != nil {
+		fmt.Fprintf(m.stdout, "listening mqtt %s\n", m.broker.Addr())
+	}
 	fmt.Fprintf(m.stdout, "listening admin %s\n", m.admin.Addr())
 	return nil
+}
+
+// startBroker runs the embedded MQTT broker the agents connect to.
+func (m *Main) startBroker() (*broker.Broker, error) {
+	bc := m.cfg.Bus
+	opts := broker.Options{Listen: bc.Listen, Logger: m.log}
+	if bc.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(bc.TLSCert, bc.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("bus TLS certificate: %w", err)
+		}
+		opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+	}
+	if len(bc.Agents) > 0 {
+		opts.GatewayUser, opts.GatewayPassword = bc.GatewayUser, bc.GatewayPassword
+		opts.Agents = map[string]string{}
+		for _, a := range bc.Agents {
+			opts.Agents[a.ID] = a.Password
+		}
+	}
+	return broker.Start(opts)
+}
+
+// brokerReady checks that the embedded broker accepts connections.
+func (m *Main) brokerReady(ctx context.Context) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", m.broker.Addr())
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // openStore loads (or, where allowed, creates) the keys and opens the store.
@@ -286,6 +331,9 @@ func (m *Main) Close() error {
 	}
 	if m.admin != nil {
 		errs = append(errs, m.admin.Close())
+	}
+	if m.broker != nil {
+		errs = append(errs, m.broker.Close())
 	}
 	m.wg.Wait()
 	if m.store != nil {

@@ -158,8 +158,12 @@ func TestBadInputOverHTTPS(t *testing.T) {
 		}
 	})
 
-	if resp, err := hc.Get("https://" + m.httpLn.Addr().String() + "/healthz"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("server not healthy after bad input: %v", err)
+	for _, probe := range []string{"/healthz", "/readyz"} {
+		resp, err := hc.Get("https://" + m.httpLn.Addr().String() + probe)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%s after bad input: %v", probe, err)
+		}
+		resp.Body.Close()
 	}
 	if n := countMessages(t, m); n != 1 {
 		t.Fatalf("%d messages stored; want only the one good page", n)

@@ -43,7 +43,32 @@ type Config struct {
 	Admin   AdminConfig   `toml:"admin"`
 	Audit   AuditConfig   `toml:"audit"`
 	WCTP    WCTPConfig    `toml:"wctp"`
+	Bus     BusConfig     `toml:"bus"`
 	Log     LogConfig     `toml:"log"`
+}
+
+// BusConfig places the MQTT bus between the gateway and its agents.
+type BusConfig struct {
+	// Embedded runs the broker inside the gateway (one box). Off, the
+	// agents and the gateway meet on an external broker (Mosquitto).
+	Embedded bool `toml:"embedded"`
+	// Listen is the embedded broker's address: loopback by default, and
+	// never 1883, where a system Mosquitto may run. Off loopback it needs
+	// tls_cert/tls_key and credentials.
+	Listen string `toml:"listen"`
+	// TLSCert and TLSKey serve the embedded broker over TLS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// GatewayUser and GatewayPassword: the gateway's own credentials.
+	GatewayUser     string `toml:"gateway_user"`
+	GatewayPassword string `toml:"gateway_password"`
+	// Agents lists the agents allowed on the bus, with their passwords.
+	Agents []BusAgent `toml:"agent"`
+}
+
+type BusAgent struct {
+	ID       string `toml:"id"`
+	Password string `toml:"password"`
 }
 
 type ServerConfig struct {
@@ -138,6 +163,7 @@ func DefaultConfig() Config {
 		Admin: AdminConfig{Socket: "/run/pagebridge/admin.sock"},
 		Audit: AuditConfig{HeadLogInterval: Duration{15 * time.Minute}},
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
+		Bus:   BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway"},
 		Log:   LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -244,6 +270,26 @@ func (c *Config) Validate() error {
 			return bad(key+".password", "must be at least 8 characters")
 		}
 		seen[cl.ID] = true
+	}
+	if c.Bus.Embedded {
+		if _, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
+			return bad("bus.listen", "%v", err)
+		}
+		if (c.Bus.TLSCert == "") != (c.Bus.TLSKey == "") {
+			return bad("bus.tls_cert", "tls_cert and tls_key must be set together")
+		}
+	}
+	for i, a := range c.Bus.Agents {
+		key := fmt.Sprintf("bus.agent[%d]", i)
+		switch {
+		case a.ID == "":
+			return bad(key+".id", "required")
+		case len(a.Password) < 12:
+			return bad(key+".password", "must be at least 12 characters")
+		}
+	}
+	if len(c.Bus.Agents) > 0 && len(c.Bus.GatewayPassword) < 12 {
+		return bad("bus.gateway_password", "required (at least 12 characters) when agents have credentials")
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":

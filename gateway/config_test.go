@@ -35,6 +35,10 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"log level", "[log]\nlevel='loud'\n", "log.level"},
 		{"syntax", "[server\n", "line "},
 		{"socket", "[admin]\nsocket='rel.sock'\n", "admin.socket"},
+		{"bus listen", "[bus]\nlisten='18830'\n", "bus.listen"},
+		{"bus tls", "[bus]\ntls_cert='/c.pem'\n", "bus.tls_cert"},
+		{"bus agent password", "[[bus.agent]]\nid='agent-1'\npassword='short'\n", "bus.agent[0].password"},
+		{"bus gateway password", "[[bus.agent]]\nid='agent-1'\npassword='long-enough-pw'\n", "bus.gateway_password"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -84,6 +84,11 @@ func demoConfig(root, listen string) (Config, error) {
 		return cfg, err
 	}
 	cfg.Server.Listen = listen
+	// A demo on a free port (tests, bench) puts its bus on one too, so
+	// that several can run at once.
+	if _, port, err := net.SplitHostPort(listen); err == nil && port == "0" {
+		cfg.Bus.Listen = "127.0.0.1:0"
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -182,7 +187,8 @@ func printDemo(w io.Writer, m *Main, root, password string, cfg Config) {
 Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   web UI       %s/   (self-signed certificate: the browser warns once)
   health       %s/healthz
-`, base, base)
+  agent bus    %s
+`, base, base, busAddr(m))
 	if password != "" {
 		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
 	}
@@ -194,4 +200,11 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   admin tools  go run ./gateway audit verify -data %s
                go run ./gateway backup -data %s backup.db
 `, root, base, sender.ID, sender.SecurityCode, root, root)
+}
+
+func busAddr(m *Main) string {
+	if m.broker == nil {
+		return "external broker"
+	}
+	return "mqtt://" + m.broker.Addr() + "   (embedded broker)"
 }
