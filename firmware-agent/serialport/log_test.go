@@ -120,7 +120,7 @@ func TestLogThrottle(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.waitFor(t, StateReady)
-	if n, errs := logs.waitFor(t, "line recovered", keyErrors); n != 1 || errs < 6 {
-		t.Errorf("%d recovery lines, last with %d errors: want 1 with at least 6", n, errs)
+	if n, errs := logs.waitFor(t, "line recovered", keyErrors); n != 1 || errs < 5 {
+		t.Errorf("%d recovery lines, last with %d errors: want 1 with at least 5", n, errs)
 	}
 }
