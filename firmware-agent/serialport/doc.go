@@ -16,7 +16,7 @@
 //
 // Errors: [ErrConfig] from New for a bad Config; [ErrAbsent] in
 // Stats.LastError when the device is not there; [ErrRunning] from a second
-// concurrent Run.
+// concurrent Run; [ErrClosed] from a session's rw after Run closed it.
 //
 // # Caveats
 //
@@ -25,14 +25,16 @@
 //     io.ErrNoProgress after 100 empty reads in a row, so a session should
 //     read rw itself, or wrap it in a reader that loops, rather than hand it
 //     to bufio directly.
-//   - A blocked serial read ignores ctx. It wakes at ReadTimeout, and Run
-//     also closes the port when ctx ends, which unblocks it. A blocked
-//     write (hardware flow control held off) is not unblocked by closing
-//     the port.
-//   - When the other end of a pty closes, go.bug.st/serial reports it as a
-//     *serial.PortError "Port has been closed" (code PortClosed), the same
-//     error as a port closed by Run: a session cannot tell unplugging from
-//     cancellation by the error, only by ctx.Err().
+//   - A blocked serial read ignores ctx; it wakes at ReadTimeout. When ctx
+//     ends Run closes the port as soon as no Read or Write is in progress
+//     (closing go.bug.st/serial's port under a running Write or Read can
+//     touch a reused descriptor), so later calls return [ErrClosed]. A
+//     Write blocked for good (RTS/CTS held off) therefore holds Run up, as
+//     a session that never returns would.
+//   - When the other end of a pty goes away, go.bug.st/serial reports it as
+//     a *serial.PortError "Port has been closed" (code PortClosed): its
+//     Read turns the zero-byte read of a hung-up tty into that error. The
+//     same text does not mean Run closed the port; that is [ErrClosed].
 //   - go.bug.st/serial has no hardware flow control setting and clears
 //     CRTSCTS on open; Flow "rtscts" sets it through a second descriptor
 //     opened before serial.Open takes exclusive access (Linux only).

@@ -191,12 +191,12 @@ func (l *Line) Run(ctx context.Context, s Session) error {
 }
 
 // runSession runs s on the open port p and closes p when s returns or ctx
-// ends, whichever is first; closing unblocks a pending serial read.
+// ends, whichever is first.
 func (l *Line) runSession(ctx context.Context, p port, s Session) error {
-	c := &closeOnce{p: p}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	g := &guard{p: p}
+	stop := context.AfterFunc(ctx, func() { g.Close() })
 	defer stop()
-	defer c.Close() // waits for a close already started by AfterFunc
+	defer g.Close() // waits for a close already started by AfterFunc
 
 	l.mu.Lock()
 	l.stats.Opens++
@@ -218,7 +218,7 @@ func (l *Line) runSession(ctx context.Context, p port, s Session) error {
 			l.logRecovery()
 		}
 	}
-	return s(ctx, counter{rw: p, in: &l.in, out: &l.out}, ready)
+	return s(ctx, counter{rw: g, in: &l.in, out: &l.out}, ready)
 }
 
 // logFailure logs err unless the throttle holds it back.

@@ -172,11 +172,15 @@ func runLine(t *testing.T, l *Line, s Session) (cancel func(), done <-chan error
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	ch := make(chan error, 1)
-	go func() { ch <- l.Run(ctx, s) }()
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		ch <- l.Run(ctx, s)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-ch:
+		case <-finished:
 		case <-time.After(wait):
 			t.Errorf("Run did not return within %v of cancel", wait)
 		}
@@ -346,5 +350,46 @@ func TestAbsentPath(t *testing.T) {
 	rec.waitFor(t, StateAbsent)
 	if err := l.Stats().LastError; !errors.Is(err, ErrAbsent) || !strings.Contains(err.Error(), path) {
 		t.Errorf("last error %v: want ErrAbsent naming %s", err, path)
+	}
+}
+
+// TestCancelClosesPort: a session that does not watch ctx still ends,
+// because Run closes the port under it.
+func TestCancelClosesPort(t *testing.T) {
+	t.Parallel()
+	slave, _ := openPTY(t)
+	rec := newRecorder()
+	l, err := New(fastConfig(slave), nil, rec.onState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	cancel, done := runLine(t, l, func(_ context.Context, rw io.ReadWriter, ready func()) error {
+		ready()
+		p := make([]byte, 16)
+		for {
+			if _, err := rw.Read(p); err != nil {
+				errs <- err
+				return err
+			}
+		}
+	})
+	rec.waitFor(t, StateReady)
+	cancel()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("session read after cancel: %v, want ErrClosed", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("session still reading after cancel")
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v, want context.Canceled", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not return after cancel")
 	}
 }

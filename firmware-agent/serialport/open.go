@@ -107,17 +107,49 @@ func (c *timeoutConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// closeOnce closes a port once. A second caller waits for the first close
-// to finish, so the port is closed when any call returns.
-type closeOnce struct {
-	p    port
-	once sync.Once
-	err  error
+// ErrClosed is returned by a session's reads and writes once Run has
+// closed the port because ctx ended.
+var ErrClosed = errors.New("serialport: port closed")
+
+// guard closes a port once, and never while a Read or Write is in progress:
+// go.bug.st/serial's Write does not check that the port is open, and its
+// Read closes a window between closing the descriptor and noticing it, so
+// either could touch a descriptor number already reused by another open.
+// Reads end within ReadTimeout, so Close waits at most that long, unless a
+// Write is blocked (see the package caveats).
+type guard struct {
+	p      port
+	mu     sync.RWMutex
+	closed bool  // guarded by mu
+	err    error // the result of the one p.Close; guarded by mu
 }
 
-func (c *closeOnce) Close() error {
-	c.once.Do(func() { c.err = c.p.Close() })
-	return c.err
+func (g *guard) Read(b []byte) (int, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return 0, ErrClosed
+	}
+	return g.p.Read(b)
+}
+
+func (g *guard) Write(b []byte) (int, error) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return 0, ErrClosed
+	}
+	return g.p.Write(b)
+}
+
+func (g *guard) Close() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		g.closed = true
+		g.err = g.p.Close()
+	}
+	return g.err
 }
 
 // counter is the io.ReadWriter handed to a session: it counts bytes into
