@@ -87,9 +87,10 @@ const repeatInterval = time.Minute
 
 // New checks cfg, fills in its defaults, and returns a Line that is not yet
 // running. log may be nil (nothing is logged); onState may be nil. onState
-// is called from Run's goroutine or from the session calling ready; it must
-// not block and must not call ready. A bad cfg gives an error wrapping
-// ErrConfig.
+// is called, in order, on each change of state and on each failure (with
+// the error, even if the state stays absent or failing), from Run's
+// goroutine or from the session calling ready; it must not block and must
+// not call ready. A bad cfg gives an error wrapping ErrConfig.
 func New(cfg Config, log *slog.Logger, onState func(State, error)) (*Line, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
