@@ -136,7 +136,7 @@ func (d *Device) Plug() error {
 		return ErrPlugged
 	}
 
-	ptmx, tty, err := pty.Open()
+	ptmx, tty, err := openPTY()
 	if err != nil {
 		return fmt.Errorf("sim: open pty: %w", err)
 	}
@@ -244,6 +244,30 @@ func (d *Device) record(p []byte) {
 		close(d.changed)
 		d.changed = make(chan struct{})
 	}
+}
+
+// openPTY opens a pty pair whose master is in Go's poller, so that
+// closing it wakes a blocked Read. pty.Open's master is blocking (its
+// ioctls call Fd), and a blocking Read would hold Close off forever; so
+// the master is duplicated into a non-blocking descriptor.
+func openPTY() (ptmx, tty *os.File, err error) {
+	p, tty, err := pty.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer p.Close()
+	fd, err := unix.FcntlInt(p.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+		if err != nil {
+			unix.Close(fd)
+		}
+	}
+	if err != nil {
+		tty.Close()
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fd), p.Name()), tty, nil
 }
 
 // makeRaw puts the pty slave in raw mode (cfmakeraw): no echo, no CR/LF
