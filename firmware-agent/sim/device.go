@@ -159,7 +159,7 @@ func (d *Device) Plug() error {
 }
 
 // Unplug removes the symlink and closes the pty pair: the agent's open
-// port hangs up (reads return EOF or EIO, writes EIO) and the path is gone
+// port hangs up (on Linux reads return EOF, writes EIO) and the path is gone
 // until Plug. The recording is kept.
 func (d *Device) Unplug() error {
 	d.opMu.Lock()

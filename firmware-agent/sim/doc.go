@@ -29,8 +29,9 @@
 //   - The simulator holds the slave open itself, so the master never sees
 //     a hang-up when the agent closes its port. Replies the agent did not
 //     read before closing stay in the pty and are read by its next open.
-//   - After Unplug the agent's open file is hung up for good: reads return
-//     EOF (io.EOF in Go) or EIO and writes EIO. The agent must reopen
+//   - After Unplug the agent's open file is hung up for good. On Linux its
+//     reads return end of file (read(2) gives 0, io.EOF in Go), not EIO;
+//     its writes fail with EIO. The agent must reopen
 //     Path() once the device is plugged in again; the new link points at a
 //     different /dev/pts/N.
 //   - The modem answers only what its doc lists: the AT dialogue to open,
