@@ -170,7 +170,7 @@ func (r *ModemResponder) Respond(in []byte) []byte {
 
 // execLine runs one command line and returns the reply.
 func (r *ModemResponder) execLine(line string) []byte {
-	i := strings.Index(strings.ToUpper(line), "AT")
+	i := strings.Index(asciiUpper(line), "AT")
 	if i < 0 {
 		return nil // no command on this line
 	}
@@ -236,12 +236,24 @@ func (r *ModemResponder) errorResult(code cmeError) string {
 	}
 }
 
+// asciiUpper upper-cases a-z only, so indexes into the result are indexes
+// into s (strings.ToUpper rewrites invalid UTF-8 and changes lengths).
+func asciiUpper(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
 func errp(c cmeError) *cmeError { return &c }
 
 // exec runs one command. It returns information lines, an optional
 // action to run after the final result, and an error (nil for OK).
 func (r *ModemResponder) exec(cmd string) (info []string, after func(), err *cmeError) {
-	upper := strings.ToUpper(cmd)
+	upper := asciiUpper(cmd)
 	name, arg := upper, ""
 	if j := strings.IndexAny(upper, "=?"); j >= 0 {
 		name, arg = upper[:j], upper[j:]

@@ -166,3 +166,23 @@ func FuzzModemResponder(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTerminalResponder: as FuzzModemResponder, for the paging terminal.
+func FuzzTerminalResponder(f *testing.F) {
+	for _, s := range []string{"\r", "\x1bPG1\r", "\x1bPG1secret\r\x04\r", "\x021001\rCode Blue\r\x03645\r", "\x1bPG\r"} {
+		f.Add([]byte(s), uint8(1))
+	}
+	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		opts := TerminalOptions{Password: "secret"}
+		whole := string(NewTerminalResponder(opts).Respond(in))
+		r := NewTerminalResponder(opts)
+		n := int(split)%8 + 1
+		var got strings.Builder
+		for i := 0; i < len(in); i += n {
+			got.Write(r.Respond(in[i:min(i+n, len(in))]))
+		}
+		if got.String() != whole {
+			t.Errorf("chunks of %d: %q, whole: %q", n, got.String(), whole)
+		}
+	})
+}
