@@ -56,6 +56,9 @@
 //
 // # Caveats
 //
+//   - The freelist is not written at commit (bbolt's NoFreelistSync, as etcd
+//     runs it): Open scans the file to rebuild it, which takes longer the
+//     larger the file.
 //   - The bbolt file never shrinks: deleted messages, pruned audit entries
 //     and sent outbox items leave free pages that are reused, not returned
 //     to the file system. Compacting means copying into a new file with
