@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"pagebridge/firmware-agent/serialport"
 )
 
 // Config is the agent's one configuration file.
@@ -35,6 +37,11 @@ type DeviceConfig struct {
 	Flow     string `toml:"flow"`
 }
 
+// Line is the device's serial (or tcp://) line configuration.
+func (d DeviceConfig) Line() serialport.Config {
+	return serialport.Config{Path: d.Port, Baud: d.Baud, DataBits: d.DataBits, StopBits: d.StopBits, Parity: d.Parity, Flow: d.Flow}
+}
+
 // Device kinds the agent knows.
 var kinds = map[string]bool{"modem": true, "paging-terminal": true, "tap-line": true, "espa-line": true}
 
@@ -54,8 +61,8 @@ func LoadConfig(path string) (Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// Validate checks every device and fills serial defaults (9600 8N1, no
-// flow control).
+// Validate checks every device; serial settings are checked as the line
+// will open them (defaults 9600 8N1, no flow control).
 func (c *Config) Validate() error {
 	if c.Agent.ID == "" {
 		return errors.New("config: agent.id: required")
@@ -75,45 +82,17 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.port: required", key)
 		}
 		seen[d.ID] = true
-		if addr, ok := strings.CutPrefix(d.Port, "tcp://"); ok {
-			if _, _, err := net.SplitHostPort(addr); err != nil {
-				return fmt.Errorf("%s.port: %v", key, err)
-			}
-			continue
-		}
 		if addr, ok := strings.CutPrefix(d.Port, "listen://"); ok {
 			if _, _, err := net.SplitHostPort(addr); err != nil {
 				return fmt.Errorf("%s.port: %v", key, err)
 			}
 			continue
 		}
-		if !strings.HasPrefix(d.Port, "/dev/") {
+		if !strings.HasPrefix(d.Port, "/dev/") && !strings.HasPrefix(d.Port, "tcp://") {
 			return fmt.Errorf("%s.port: want a /dev/ path, tcp://host:port or listen://addr", key)
 		}
-		if d.Baud == 0 {
-			d.Baud = 9600
-		}
-		if d.DataBits == 0 {
-			d.DataBits = 8
-		}
-		if d.StopBits == 0 {
-			d.StopBits = 1
-		}
-		if d.Parity == "" {
-			d.Parity = "none"
-		}
-		if d.Flow == "" {
-			d.Flow = "none"
-		}
-		switch {
-		case d.DataBits < 5 || d.DataBits > 8:
-			return fmt.Errorf("%s.data_bits: must be 5 to 8", key)
-		case d.StopBits != 1 && d.StopBits != 2:
-			return fmt.Errorf("%s.stop_bits: must be 1 or 2", key)
-		case !map[string]bool{"none": true, "even": true, "odd": true, "mark": true, "space": true}[d.Parity]:
-			return fmt.Errorf("%s.parity: must be none, even, odd, mark or space", key)
-		case !map[string]bool{"none": true, "rtscts": true}[d.Flow]:
-			return fmt.Errorf("%s.flow: must be none or rtscts", key)
+		if err := d.Line().Validate(); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
 		}
 	}
 	return nil

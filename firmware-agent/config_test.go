@@ -16,7 +16,7 @@ func TestConfig(t *testing.T) {
 		{"unknown key", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nbaudrate=9600\n", "device.baudrate: unknown key"},
 		{"kind", "[[device]]\nid='m1'\nkind='fax'\nport='/dev/x'\n", "device[0].kind"},
 		{"dup", "[[device]]\nid='m'\nkind='modem'\nport='/dev/x'\n[[device]]\nid='m'\nkind='modem'\nport='/dev/y'\n", "duplicate"},
-		{"bad tcp", "[[device]]\nid='m'\nkind='modem'\nport='tcp://nohost'\n", "device[0].port"},
+		{"bad tcp", "[[device]]\nid='m'\nkind='modem'\nport='tcp://nohost'\n", "device[0]: serialport: bad config: tcp address"},
 		{"parity", "[[device]]\nid='m'\nkind='modem'\nport='/dev/x'\nparity='weird'\n", "parity"},
 		{"syntax", "[[device]\n", "config"},
 	}

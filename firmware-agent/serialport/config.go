@@ -88,6 +88,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Validate checks c as New would, defaults applied: the agent's
+// configuration uses it to name a bad device at start.
+func (c Config) Validate() error { return c.withDefaults().validate() }
+
 // validate checks a Config that has its defaults applied.
 func (c Config) validate() error {
 	bad := func(format string, a ...any) error {
