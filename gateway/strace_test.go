@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -247,31 +248,44 @@ func checkTrace(t *testing.T, path string, dbFD int, sockets map[int]bool) trace
 			}
 		}
 	}
-	lastRead := map[int]time.Duration{} // socket fd → end of its last successful read
+	// A request has arrived when the read that returned it has ended. Order
+	// by time, not by the log's line order: strace stamps a call when it
+	// sees the call enter, and a read entered on one thread can finish after
+	// a write on another has begun (it then returns the next request).
+	readEnds := map[int][]time.Duration{} // socket fd → ends of its successful reads
+	var writes []call
 	for _, c := range calls {
 		if !c.complete || !sockets[c.fd] || c.ret <= 0 {
 			continue
 		}
 		switch c.name {
 		case "read":
-			lastRead[c.fd] = c.end
+			readEnds[c.fd] = append(readEnds[c.fd], c.end)
 		case "write":
-			rep.replies++
-			req, ok := lastRead[c.fd]
-			if !ok {
-				rep.bad = append(rep.bad, fmt.Sprintf("write on fd %d at %v with no request read before it", c.fd, c.start))
-				continue
+			writes = append(writes, c)
+		}
+	}
+	for _, ends := range readEnds {
+		slices.Sort(ends)
+	}
+	for _, w := range writes {
+		rep.replies++
+		ends := readEnds[w.fd]
+		i, _ := slices.BinarySearch(ends, w.start)
+		if i == 0 {
+			rep.bad = append(rep.bad, fmt.Sprintf("write on fd %d at %v with no request read before it", w.fd, w.start))
+			continue
+		}
+		req := ends[i-1]
+		found := false
+		for _, s := range syncs {
+			if s.start > req && s.end <= w.start {
+				found = true
+				break
 			}
-			found := false
-			for _, s := range syncs {
-				if s.start > req && s.end <= c.start {
-					found = true
-					break
-				}
-			}
-			if !found {
-				rep.bad = append(rep.bad, fmt.Sprintf("reply on fd %d at %v: request read by %v, no fdatasync of the db between", c.fd, c.start, req))
-			}
+		}
+		if !found {
+			rep.bad = append(rep.bad, fmt.Sprintf("reply on fd %d at %v: request read by %v, no fdatasync of the db between", w.fd, w.start, req))
 		}
 	}
 	return rep
