@@ -245,31 +245,28 @@ func (c *Config) Validate() error {
 	if c.WCTP.MaxBodyBytes < 1024 {
 		return bad("wctp.max_body_bytes", "must be at least 1024")
 	}
-	seen := map[string]bool{}
-	for i, s := range c.WCTP.Senders {
-		key := fmt.Sprintf("wctp.sender[%d]", i)
-		switch {
-		case s.ID == "":
-			return bad(key+".id", "required")
-		case seen[s.ID]:
-			return bad(key+".id", "duplicate sender %q", s.ID)
-		case len(s.SecurityCode) < 8:
-			return bad(key+".security_code", "must be at least 8 characters")
-		}
-		seen[s.ID] = true
+	var senders, clients, agents []credential
+	for _, s := range c.WCTP.Senders {
+		senders = append(senders, credential{s.ID, s.SecurityCode})
 	}
-	seen = map[string]bool{}
-	for i, cl := range c.WCTP.Clients {
-		key := fmt.Sprintf("wctp.client[%d]", i)
-		switch {
-		case cl.ID == "":
-			return bad(key+".id", "required")
-		case seen[cl.ID]:
-			return bad(key+".id", "duplicate client %q", cl.ID)
-		case len(cl.Password) < 8:
-			return bad(key+".password", "must be at least 8 characters")
+	for _, cl := range c.WCTP.Clients {
+		clients = append(clients, credential{cl.ID, cl.Password})
+	}
+	for _, a := range c.Bus.Agents {
+		agents = append(agents, credential{a.ID, a.Password})
+	}
+	for _, list := range []struct {
+		key, secretKey string
+		minLen         int
+		creds          []credential
+	}{
+		{"wctp.sender", "security_code", 8, senders},
+		{"wctp.client", "password", 8, clients},
+		{"bus.agent", "password", 12, agents},
+	} {
+		if err := checkCredentials(list.key, list.secretKey, list.minLen, list.creds); err != nil {
+			return err
 		}
-		seen[cl.ID] = true
 	}
 	if c.Bus.Embedded {
 		if _, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
@@ -277,15 +274,6 @@ func (c *Config) Validate() error {
 		}
 		if (c.Bus.TLSCert == "") != (c.Bus.TLSKey == "") {
 			return bad("bus.tls_cert", "tls_cert and tls_key must be set together")
-		}
-	}
-	for i, a := range c.Bus.Agents {
-		key := fmt.Sprintf("bus.agent[%d]", i)
-		switch {
-		case a.ID == "":
-			return bad(key+".id", "required")
-		case len(a.Password) < 12:
-			return bad(key+".password", "must be at least 12 characters")
 		}
 	}
 	if len(c.Bus.Agents) > 0 && len(c.Bus.GatewayPassword) < 12 {
@@ -300,6 +288,29 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return bad("log.format", "must be text or json")
+	}
+	return nil
+}
+
+// credential is an ID and its secret from one of the config's lists.
+type credential struct{ id, secret string }
+
+// checkCredentials checks a list of credentials: every ID present and
+// unique, every secret at least minLen characters. Errors name the key, as
+// in "wctp.sender[1].id".
+func checkCredentials(key, secretKey string, minLen int, creds []credential) error {
+	seen := map[string]bool{}
+	for i, c := range creds {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		switch {
+		case c.id == "":
+			return &ConfigError{Key: k + ".id", Err: errors.New("required")}
+		case seen[c.id]:
+			return &ConfigError{Key: k + ".id", Err: fmt.Errorf("duplicate id %q", c.id)}
+		case len(c.secret) < minLen:
+			return &ConfigError{Key: k + "." + secretKey, Err: fmt.Errorf("must be at least %d characters", minLen)}
+		}
+		seen[c.id] = true
 	}
 	return nil
 }

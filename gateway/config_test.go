@@ -38,6 +38,7 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bus listen", "[bus]\nlisten='18830'\n", "bus.listen"},
 		{"bus tls", "[bus]\ntls_cert='/c.pem'\n", "bus.tls_cert"},
 		{"bus agent password", "[[bus.agent]]\nid='agent-1'\npassword='short'\n", "bus.agent[0].password"},
+		{"dup bus agent", "[bus]\ngateway_password='long-enough-pw'\n[[bus.agent]]\nid='a'\npassword='long-enough-pw'\n[[bus.agent]]\nid='a'\npassword='long-enough-pw'\n", "bus.agent[1].id"},
 		{"bus gateway password", "[[bus.agent]]\nid='agent-1'\npassword='long-enough-pw'\n", "bus.gateway_password"},
 	}
 	for _, c := range cases {
