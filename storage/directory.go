@@ -100,16 +100,22 @@ func (s *Store) putRecord(ctx context.Context, kind string, bucket []byte, id st
 		if err := b.Put([]byte(id), val); err != nil {
 			return err
 		}
-		if err := tx.appendAudit(d); err != nil {
-			return err
-		}
-		if done != nil {
-			done(tx)
-		}
-		return nil
+		return tx.audited(d, done)
 	})
 	if err != nil {
 		return fmt.Errorf("put %s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// audited appends a directory write's audit entry and hands the
+// transaction to done (the pager-ID index records its change there).
+func (t *txn) audited(d auditDraft, done func(tx *txn)) error {
+	if err := t.appendAudit(d); err != nil {
+		return err
+	}
+	if done != nil {
+		done(t)
 	}
 	return nil
 }
@@ -132,13 +138,7 @@ func (s *Store) deleteRecord(ctx context.Context, kind string, bucket []byte, id
 		if err := b.Delete([]byte(id)); err != nil {
 			return err
 		}
-		if err := tx.appendAudit(d); err != nil {
-			return err
-		}
-		if done != nil {
-			done(tx)
-		}
-		return nil
+		return tx.audited(d, done)
 	})
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, id, err)
