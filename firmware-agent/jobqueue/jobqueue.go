@@ -30,7 +30,8 @@ var ErrClosed = errors.New("job queue closed")
 type Queue[T any] struct {
 	mu     sync.Mutex
 	items  items[T]
-	seq    uint64        // next arrival number, for FIFO within a tier
+	seq    int64         // next arrival number, for FIFO within a tier
+	front  int64         // next number for PushFront: below every arrival
 	wake   chan struct{} // closed and replaced when an item arrives or the queue closes
 	closed bool
 }
@@ -50,6 +51,44 @@ func (q *Queue[T]) Push(p paging.Priority, job T) error {
 	close(q.wake)
 	q.wake = make(chan struct{})
 	return nil
+}
+
+// PushFront adds a job ahead of every job of its priority: one taken by
+// the device and handed back (the device failed, or a more urgent job
+// pre-empted it) goes next within its tier, as it was before.
+func (q *Queue[T]) PushFront(p paging.Priority, job T) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.front--
+	heap.Push(&q.items, item[T]{prio: p, seq: q.front, job: job})
+	close(q.wake)
+	q.wake = make(chan struct{})
+	return nil
+}
+
+// TryPop returns the most urgent job without waiting; ok is false when the
+// queue is empty.
+func (q *Queue[T]) TryPop() (job T, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return job, false
+	}
+	return heap.Pop(&q.items).(item[T]).job, true
+}
+
+// Head returns the priority of the most urgent job waiting; ok is false
+// when the queue is empty.
+func (q *Queue[T]) Head() (p paging.Priority, ok bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return p, false
+	}
+	return q.items[0].prio, true
 }
 
 // Pop returns the most urgent job, waiting for one if the queue is empty.
@@ -97,7 +136,7 @@ func (q *Queue[T]) Close() {
 
 type item[T any] struct {
 	prio paging.Priority
-	seq  uint64
+	seq  int64
 	job  T
 }
 

@@ -3,6 +3,7 @@ package jobqueue
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -103,5 +104,36 @@ func TestConcurrent(t *testing.T) {
 	cw.Wait()
 	if len(seen) != n {
 		t.Fatalf("%d of %d jobs popped", len(seen), n)
+	}
+}
+
+func TestPushFrontTryPopHead(t *testing.T) {
+	q := New[string]()
+	if _, ok := q.TryPop(); ok {
+		t.Fatal("TryPop on an empty queue returned a job")
+	}
+	if _, ok := q.Head(); ok {
+		t.Fatal("Head on an empty queue reported a job")
+	}
+	for _, j := range []string{"n1", "n2"} {
+		q.Push(paging.PriorityNormal, j)
+	}
+	q.PushFront(paging.PriorityNormal, "n0")
+	q.PushFront(paging.PriorityNormal, "n-1")
+	q.Push(paging.PriorityCritical, "c1")
+	if p, ok := q.Head(); !ok || p != paging.PriorityCritical {
+		t.Fatalf("Head = %v, %v; want critical", p, ok)
+	}
+	var got []string
+	for {
+		j, ok := q.TryPop()
+		if !ok {
+			break
+		}
+		got = append(got, j)
+	}
+	want := []string{"c1", "n-1", "n0", "n1", "n2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
 	}
 }
