@@ -383,11 +383,7 @@ func VerifyAuditFile(ctx context.Context, path string, auditKey []byte) (VerifyR
 	}
 	defer db.Close()
 	err = db.View(func(tx *bolt.Tx) error {
-		v, err := schemaVersion(tx)
-		if err != nil {
-			return err
-		}
-		if err := checkSchema(v); err != nil {
+		if _, err := storeLayout.check(tx); err != nil {
 			return err
 		}
 		if tx.Bucket(bucketAudit) == nil {

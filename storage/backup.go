@@ -125,15 +125,12 @@ func checkFile(tx *bolt.Tx, keys *Keyring) error {
 	if bad != nil {
 		return fmt.Errorf("%w: consistency check: %w", ErrNotDatabase, bad)
 	}
-	v, err := schemaVersion(tx)
+	v, err := storeLayout.check(tx)
 	if err != nil {
 		return err
 	}
 	if v == 0 {
 		return fmt.Errorf("%w: no schema version (empty or foreign file)", ErrNotDatabase)
-	}
-	if err := checkSchema(v); err != nil {
-		return err
 	}
 	b := tx.Bucket(bucketKeys)
 	if b == nil {

@@ -1,7 +1,8 @@
 // Package storage is Pagebridge's store: one bbolt file holding messages,
 // the directory, local accounts, escalation timers, the outbox and a
 // tamper-evident audit log. It implements paging.Store and is the only
-// package that imports bbolt.
+// package that imports bbolt. It also keeps the hardware agent's spool, a
+// second, smaller file of the agent's own ([Spool]).
 //
 // Main types and functions:
 //
@@ -19,6 +20,13 @@
 //     the retention.
 //   - [Store.Backup], [Store.BackupTo], [Store.BackupFile], [BackupClosed]
 //     and [Restore].
+//   - [Spool], from [OpenSpool]: the agent's jobs from the gateway (with
+//     their in-flight state, so a restart knows which were on a device) and
+//     its outgoing items (results, inbound pages) until the gateway acks
+//     them, with the keys it has finished or had acked remembered for
+//     dedupe ([Spool.PruneSeen] forgets them). It shares the Store's commit
+//     loop and sealer: its writes group-commit and its payloads are sealed
+//     under the agent's own keyring.
 //
 // # Layout on disk
 //
@@ -27,6 +35,10 @@
 // groups, pagerids, accounts, timers and outbox, each of the last two with
 // a due-time index bucket. Schema changes are numbered migrations run at
 // Open, after a backup of the file as it was.
+//
+// A spool file has its own buckets and schema steps (see spool.go), and
+// "kind" in its meta bucket says it is a spool: Open refuses a spool and
+// OpenSpool refuses the gateway's store, with [ErrNotDatabase].
 //
 // # Encryption at rest
 //
@@ -84,6 +96,13 @@
 //     [Restore]) fail with [ErrLocked] while it runs.
 //   - Audit entries and staff records are not encrypted: an AuditEvent's
 //     Detail must never hold PHI.
+//   - The spool keeps no audit chain (the agent holds no PHI store of
+//     record), and [RotateKEK] works on a Store only: the agent's keyring
+//     cannot be rotated in place yet.
+//   - The spool remembers a finished job's key, or an acked item's, until
+//     [Spool.PruneSeen] forgets it; a redelivery after that is taken as new.
+//     Run PruneSeen with the real time, now and then: its SeenFor must be
+//     longer than the bus can hold a message back.
 //   - ext4 with fast_commit has corrupted bbolt files on some kernels (bbolt
 //     README, "Known Issues"): check the appliance's kernel before turning
 //     fast_commit on.

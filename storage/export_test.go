@@ -35,3 +35,6 @@ func WithNewKey(k *Keyring) (*Keyring, error) { return k.withNewKey() }
 
 // WriteKeyring exposes writeKeyring.
 func WriteKeyring(path string, k *Keyring) error { return writeKeyring(path, k, true) }
+
+// SpoolStore exposes a spool's Store, for SetCommitHook.
+func SpoolStore(sp *Spool) *Store { return sp.st }

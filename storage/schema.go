@@ -29,6 +29,7 @@ var (
 // Keys in the meta bucket.
 var (
 	metaSchema        = []byte("schema")
+	metaKind          = []byte("kind") // absent in the gateway's store, whose first files had none
 	metaAuditHead     = []byte("audit.head")
 	metaAuditAnchor   = []byte("audit.anchor")
 	metaAuditKeyCheck = []byte("audit.keycheck")
@@ -51,10 +52,60 @@ var migrations = []migration{
 // SchemaVersion is the schema this code writes: the last migration's.
 const SchemaVersion uint64 = 2
 
+// layout is one kind of file this package keeps: the gateway's store or
+// an agent's spool. Both share the meta and keys buckets, the sealer and
+// the commit loop; each has its own buckets and schema steps.
+type layout struct {
+	name string // "store", "spool": in errors and log lines
+	// kind is the meta bucket's "kind" value. The gateway's store has
+	// none (its files predate kinds), so a file without one is the
+	// store's.
+	kind       string
+	migrations []migration
+	version    uint64
+	// gateway: the file has an audit chain and a directory (pager ID
+	// index) to load at Open.
+	gateway bool
+}
+
+// storeLayout is the gateway's store.
+var storeLayout = &layout{name: "store", migrations: migrations, version: SchemaVersion, gateway: true}
+
 func init() {
 	if migrations[len(migrations)-1].to != SchemaVersion {
 		panic("storage: SchemaVersion is not the last migration's version")
 	}
+}
+
+// check reads the file's schema version and refuses a newer schema or a
+// file of another kind (a spool opened as the store, or the reverse). A
+// new, empty file passes with version 0.
+func (l *layout) check(tx *bolt.Tx) (uint64, error) {
+	v, err := schemaVersion(tx)
+	if err != nil || v == 0 {
+		return v, err
+	}
+	var kind string
+	if meta := tx.Bucket(bucketMeta); meta != nil {
+		kind = string(meta.Get(metaKind))
+	}
+	if kind != l.kind {
+		return v, fmt.Errorf("%w: the file is %s, not %s", ErrNotDatabase, kindName(kind), kindName(l.kind))
+	}
+	if v > l.version {
+		return v, fmt.Errorf("%w: file has schema %d, this program knows up to %d; run the newer pagebridge or restore a backup taken before the upgrade", ErrSchemaTooNew, v, l.version)
+	}
+	return v, nil
+}
+
+func kindName(kind string) string {
+	switch kind {
+	case "":
+		return "the gateway's store"
+	case spoolKind:
+		return "an agent's spool"
+	}
+	return fmt.Sprintf("of unknown kind %q", kind)
 }
 
 func migrateV1(tx *bolt.Tx) error {
@@ -105,28 +156,18 @@ func schemaVersion(tx *bolt.Tx) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-func checkSchema(v uint64) error {
-	if v > SchemaVersion {
-		return fmt.Errorf("%w: file has schema %d, this program knows up to %d; run the newer pagebridge or restore a backup taken before the upgrade", ErrSchemaTooNew, v, SchemaVersion)
-	}
-	return nil
-}
-
-// migrate runs each step from the file's version up to SchemaVersion, one
-// transaction per step. before is called once, before the first step, when
-// there is existing data to protect (version > 0).
-func migrate(db *bolt.DB, before func(from uint64) error) (from uint64, err error) {
+// migrate runs each of l's steps from the file's version up to
+// l.version, one transaction per step. before is called once, before the
+// first step, when there is existing data to protect (version > 0).
+func migrate(db *bolt.DB, l *layout, before func(from uint64) error) (from uint64, err error) {
 	err = db.View(func(tx *bolt.Tx) error {
-		from, err = schemaVersion(tx)
+		from, err = l.check(tx)
 		return err
 	})
 	if err != nil {
-		return 0, err
-	}
-	if err := checkSchema(from); err != nil {
 		return from, err
 	}
-	if from == SchemaVersion {
+	if from == l.version {
 		return from, nil
 	}
 	if from > 0 {
@@ -134,7 +175,7 @@ func migrate(db *bolt.DB, before func(from uint64) error) (from uint64, err erro
 			return from, fmt.Errorf("backup before migration from schema %d: %w", from, err)
 		}
 	}
-	for _, m := range migrations {
+	for _, m := range l.migrations {
 		if m.to <= from {
 			continue
 		}

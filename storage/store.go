@@ -66,12 +66,11 @@ type Options struct {
 	sealLimit uint64
 }
 
+// ensureDefaults checks what every file needs (the keyring) and fills in
+// defaults; Open checks the audit key itself, which a spool has none of.
 func (o *Options) ensureDefaults(path string) error {
 	if o.Keys == nil || !o.Keys.Has(o.Keys.ActiveID()) {
 		return fmt.Errorf("%w: no keyring (load one with LoadKeyring)", ErrOptions)
-	}
-	if len(o.AuditKey) != KeySize {
-		return fmt.Errorf("%w: audit key is %d bytes, want %d", ErrOptions, len(o.AuditKey), KeySize)
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -103,6 +102,7 @@ func (o *Options) ensureDefaults(path string) error {
 type Store struct {
 	db       *bolt.DB
 	path     string
+	layout   *layout // the store's, or a spool's (see OpenSpool)
 	opts     Options
 	log      *slog.Logger
 	auditKey []byte
@@ -167,16 +167,26 @@ func openBolt(path string, timeout time.Duration, readOnly bool) (*bolt.DB, erro
 // file up and migrates it if its schema is older, makes a fresh data key,
 // and starts the commit loop.
 func Open(path string, opts Options) (*Store, error) {
+	if len(opts.AuditKey) != KeySize {
+		return nil, fmt.Errorf("open store: %w: audit key is %d bytes, want %d", ErrOptions, len(opts.AuditKey), KeySize)
+	}
+	return openLayout(path, opts, storeLayout)
+}
+
+// openLayout opens (creating if needed) a file of layout l: the gateway's
+// store or an agent's spool.
+func openLayout(path string, opts Options, l *layout) (*Store, error) {
 	if err := opts.ensureDefaults(path); err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open %s: %w", l.name, err)
 	}
 	db, err := openBolt(path, opts.Timeout, false)
 	if err != nil {
-		return nil, fmt.Errorf("open store: %w", err)
+		return nil, fmt.Errorf("open %s: %w", l.name, err)
 	}
 	s := &Store{
 		db:       db,
 		path:     path,
+		layout:   l,
 		opts:     opts,
 		log:      opts.Logger,
 		auditKey: opts.AuditKey,
@@ -188,7 +198,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s.sealer = newSealer(&s.keys, opts.Now, opts.sealLimit)
 	if err := s.open(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open %s %s: %w", l.name, path, err)
 	}
 	go s.loop()
 	return s, nil
@@ -196,31 +206,39 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) open() error {
 	// Checks that change nothing.
+	l := s.layout
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v, err := schemaVersion(tx)
-		if err != nil {
-			return err
-		}
-		if err := checkSchema(v); err != nil {
+		if _, err := l.check(tx); err != nil {
 			return err
 		}
 		if err := s.sealer.load(tx); err != nil {
 			return err
+		}
+		if !l.gateway {
+			return nil
 		}
 		return checkAuditKey(tx, s.auditKey)
 	})
 	if err != nil {
 		return err
 	}
-	from, err := migrate(s.db, s.backupBeforeMigration)
+	from, err := migrate(s.db, l, s.backupBeforeMigration)
 	if err != nil {
 		return err
 	}
 	switch {
 	case from == 0:
-		s.log.Info("storage: created", logPath, s.path, logSchema, SchemaVersion)
-	case from != SchemaVersion:
-		s.log.Info("storage: migrated schema", logFrom, from, logTo, SchemaVersion)
+		s.log.Info("storage: created", logPath, s.path, logSchema, l.version)
+	case from != l.version:
+		s.log.Info("storage: migrated schema", logPath, s.path, logFrom, from, logTo, l.version)
+	}
+	// The session's fresh data key.
+	dek, err := s.sealer.roll()
+	if err != nil {
+		return err
+	}
+	if !l.gateway {
+		return s.update(func(t *txn) error { return s.sealer.store(t, dek) })
 	}
 	// The pager ID index, from the migrated file; the commit handlers of
 	// later transactions keep it current.
@@ -234,12 +252,7 @@ func (s *Store) open() error {
 	if err != nil {
 		return err
 	}
-	// The session: a fresh data key, the audit key check on a new chain,
-	// and the head into memory.
-	dek, err := s.sealer.roll()
-	if err != nil {
-		return err
-	}
+	// The audit key check on a new chain, and the head into memory.
 	return s.update(func(t *txn) error {
 		meta := t.Bucket(bucketMeta)
 		if meta.Get(metaAuditKeyCheck) == nil {

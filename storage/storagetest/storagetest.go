@@ -1,7 +1,7 @@
-// Package storagetest opens throwaway stores for tests: key files and a
-// database in t.TempDir(), closed by t.Cleanup. [TamperAudit] edits the
-// audit chain of a closed copy as an attacker without the audit key
-// could, for tests of verification end to end.
+// Package storagetest opens throwaway stores and spools for tests: key
+// files and a database in t.TempDir(), closed by t.Cleanup. [TamperAudit]
+// edits the audit chain of a closed copy as an attacker without the audit
+// key could, for tests of verification end to end.
 package storagetest
 
 import (
