@@ -1,8 +1,8 @@
 // Package storage is Pagebridge's store: one bbolt file holding messages,
-// the directory, local accounts, escalation timers, the outbox and a
-// tamper-evident audit log. It implements paging.Store and is the only
-// package that imports bbolt. It also keeps the hardware agent's spool, a
-// second, smaller file of the agent's own ([Spool]).
+// the directory, local accounts, escalation timers, the outbox, agents' job
+// results and a tamper-evident audit log. It implements paging.Store and is
+// the only package that imports bbolt. It also keeps the hardware agent's
+// spool, a second, smaller file of the agent's own ([Spool]).
 //
 // Main types and functions:
 //
@@ -20,6 +20,8 @@
 //     the retention.
 //   - [Store.Backup], [Store.BackupTo], [Store.BackupFile], [BackupClosed]
 //     and [Restore].
+//   - [Store.RecordJobResult]: an agent's report of a job, the first per
+//     job kept, audited as "job.result".
 //   - [Spool], from [OpenSpool]: the agent's jobs from the gateway (with
 //     their in-flight state, so a restart knows which were on a device) and
 //     its outgoing items (results, inbound pages) until the gateway acks
@@ -33,8 +35,8 @@
 // Buckets: meta (schema version, audit head, prune anchor, audit key
 // check), keys (data keys, wrapped), messages, audit, people, roles,
 // groups, pagerids, accounts, timers and outbox, each of the last two with
-// a due-time index bucket. Schema changes are numbered migrations run at
-// Open, after a backup of the file as it was.
+// a due-time index bucket, and jobresults. Schema changes are numbered
+// migrations run at Open, after a backup of the file as it was.
 //
 // A spool file has its own buckets and schema steps (see spool.go), and
 // "kind" in its meta bucket says it is a spool: Open refuses a spool and
@@ -94,8 +96,9 @@
 //   - bbolt allows one process per file. The daemon holds it; the tools
 //     that work on a stopped store ([VerifyAuditFile], [BackupClosed],
 //     [Restore]) fail with [ErrLocked] while it runs.
-//   - Audit entries and staff records are not encrypted: an AuditEvent's
-//     Detail must never hold PHI.
+//   - Audit entries, staff records and job results are not encrypted: an
+//     AuditEvent's Detail, and a JobResult's Code and Note, must never hold
+//     PHI.
 //   - The spool keeps no audit chain (the agent holds no PHI store of
 //     record), and [RotateKEK] works on a Store only: the agent's keyring
 //     cannot be rotated in place yet.

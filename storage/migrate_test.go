@@ -3,9 +3,11 @@ package storage_test
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +129,60 @@ func TestSchemaTooNew(t *testing.T) {
 	}
 	if _, err := storage.Restore(e.Path, filepath.Join(t.TempDir(), "x.db"), e.Keys); !errors.Is(err, storage.ErrSchemaTooNew) {
 		t.Errorf("restore: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// writeV2 makes a schema-2 file as the second release wrote it: the base
+// buckets, timers and outbox with their indexes, one timer, no job
+// results.
+func writeV2(t *testing.T, path string, tm paging.Timer) {
+	t.Helper()
+	writeV1(t, path)
+	editBolt(t, path, func(tx *bolt.Tx) error {
+		for _, b := range []string{"timers", "timers.due", "outbox", "outbox.due"} {
+			if _, err := tx.CreateBucket([]byte(b)); err != nil {
+				return err
+			}
+		}
+		v, err := json.Marshal(tm)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte("timers")).Put(tm.ID.Bytes(), v); err != nil {
+			return err
+		}
+		due := binary.BigEndian.AppendUint64(nil, uint64(tm.Due.UnixNano())^(1<<63))
+		if err := tx.Bucket([]byte("timers.due")).Put(append(due, tm.ID.Bytes()...), nil); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint64(nil, 2))
+	})
+}
+
+func TestMigrateFromV2AddsJobResults(t *testing.T) {
+	e := storagetest.New(t)
+	tm := paging.Timer{ID: paging.NewID(t0), Due: t0, Kind: "escalate", Ref: "delivery/x"}
+	writeV2(t, e.Path, tm)
+	s := e.Open(t)
+	ctx := context.Background()
+
+	due, err := s.Due(ctx, t0, 10)
+	if err != nil || len(due) != 1 || due[0].ID != tm.ID {
+		t.Fatalf("timers after migration: %+v, %v", due, err)
+	}
+	if _, err := s.RecordJobResult(ctx, newResult("sent")); err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(e.Dir, "pagebridge.db.v2-*.bak"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("backups: %v %v", files, err)
+	}
+	v, buckets := schemaOf(t, files[0])
+	if v != 2 || slices.Contains(buckets, "jobresults") || !slices.Contains(buckets, "timers") {
+		t.Errorf("backup has schema %d and buckets %v, want the v2 file as it was", v, buckets)
+	}
+	s.Close()
+	if v, buckets := schemaOf(t, e.Path); v != storage.SchemaVersion || !slices.Contains(buckets, "jobresults") {
+		t.Errorf("schema %d, buckets %v", v, buckets)
 	}
 }

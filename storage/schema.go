@@ -24,6 +24,8 @@ var (
 	bucketTimersDue = []byte("timers.due") // (due BE, ID) → nothing
 	bucketOutbox    = []byte("outbox")     // outbox items by ID, payload sealed
 	bucketOutboxDue = []byte("outbox.due") // (inverted priority, due BE, ID) → nothing
+
+	bucketJobResults = []byte("jobresults") // agents' job results by job ID
 )
 
 // Keys in the meta bucket.
@@ -47,10 +49,11 @@ type migration struct {
 var migrations = []migration{
 	{1, "create the base buckets", migrateV1},
 	{2, "add timers and outbox, indexed by due time", migrateV2},
+	{3, "add agents' job results", migrateV3},
 }
 
 // SchemaVersion is the schema this code writes: the last migration's.
-const SchemaVersion uint64 = 2
+const SchemaVersion uint64 = 3
 
 // layout is one kind of file this package keeps: the gateway's store or
 // an agent's spool. Both share the meta and keys buckets, the sealer and
@@ -138,6 +141,14 @@ func migrateV2(tx *bolt.Tx) error {
 		}
 	}
 	return reindexDue(tx)
+}
+
+// migrateV3 adds the job results bucket.
+func migrateV3(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketJobResults); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketJobResults, err)
+	}
+	return nil
 }
 
 // schemaVersion reads the version; 0 for a new, empty file.

@@ -971,3 +971,53 @@ func reportCommits(b *testing.B, before, after storage.Stats) {
 		b.ReportMetric(float64(after.Ops-before.Ops)/float64(c), "ops/commit")
 	}
 }
+
+// BenchmarkSpoolWithStore: a job's whole way between the gateway's store
+// and an agent's spool, two files with a commit loop each, as on a box
+// that runs both daemons: the gateway queues it (Enqueue), the agent
+// spools, starts and finishes it, the gateway records the result and
+// drops the outbox item (RecordJobResult, Sent), the agent drops the acked
+// result. Seven commits' worth of writes per job, each call returning after
+// its commit.
+func BenchmarkSpoolWithStore(b *testing.B) {
+	for _, writers := range []int{benchWriters, 4 * benchWriters} {
+		b.Run(fmt.Sprint("writers=", writers), func(b *testing.B) {
+			e := storagetest.New(b)
+			st, sp := e.Open(b), e.OpenSpool(b)
+			payload := paging.NewPHI(strings.Repeat("x", storage.BenchRecordLen))
+			ctx := context.Background()
+			stBefore, spBefore := st.Stats(), storage.SpoolStore(sp).Stats()
+			b.ResetTimer()
+			defer func() {
+				stAfter, spAfter := st.Stats(), storage.SpoolStore(sp).Stats()
+				b.ReportMetric(float64(stAfter.Ops-stBefore.Ops)/float64(max(1, stAfter.Commits-stBefore.Commits)), "store-ops/commit")
+				b.ReportMetric(float64(spAfter.Ops-spBefore.Ops)/float64(max(1, spAfter.Commits-spBefore.Commits)), "spool-ops/commit")
+			}()
+			runJobs(b, writers, func() error {
+				now := time.Now()
+				id := paging.NewID(now)
+				if err := st.Enqueue(ctx, paging.OutboxItem{ID: id, Due: now, Priority: paging.PriorityHigh, Topic: "agent/a/tap-1", Payload: payload}); err != nil {
+					return err
+				}
+				j := storage.SpoolJob{Key: id, Device: "tap-1", Priority: paging.PriorityHigh, Payload: payload, Received: now}
+				if _, err := sp.AddJobs(ctx, []storage.SpoolJob{j}); err != nil {
+					return err
+				}
+				if err := sp.StartJobs(ctx, []paging.ID{id}); err != nil {
+					return err
+				}
+				r := storage.SpoolItem{Key: paging.NewID(now), Kind: "result", Priority: j.Priority, Payload: payload, Created: now}
+				if err := sp.FinishJobs(ctx, []storage.FinishedJob{{Key: id, Result: r}}); err != nil {
+					return err
+				}
+				if _, err := st.RecordJobResult(ctx, storage.JobResult{Job: id, Agent: "a", Device: "tap-1", Outcome: "sent", Code: "211", At: now, Attempt: 1}); err != nil {
+					return err
+				}
+				if err := st.Sent(ctx, id); err != nil {
+					return err
+				}
+				return sp.AckItems(ctx, []paging.ID{r.Key})
+			})
+		})
+	}
+}
