@@ -15,6 +15,13 @@
 // TerminalResponder): bytes in, reply bytes out. They can be tested, or
 // driven over an io.Pipe, without a pty.
 //
+// The paging terminal answers pages after the logon as a real one does
+// (211 and ACK, 514 and NAK for a bad checksum, ACK for a block ending ETB
+// or US) and records every page it takes: Pages and WaitPages count
+// exactly which pages arrived and how often. TerminalOptions.Answer makes
+// it answer chosen pages with RS, NAK or ESC EOT, or take them and stay
+// silent (AnswerSilent), so a sender cannot tell whether they went out.
+//
 // # Caveats
 //
 //   - A pty has no modem control lines: DTR, RTS, CTS, DCD and RI are not
@@ -35,6 +42,9 @@
 //     Path() once the device is plugged in again; the new link points at a
 //     different /dev/pts/N.
 //   - The modem answers only what its doc lists: the AT dialogue to open,
-//     identify and initialise it. SMS (AT+CMGF, +CMGS, …) and TAP blocks
-//     are not answered yet.
+//     identify and initialise it. SMS (AT+CMGF, +CMGS, …) is not answered
+//     yet.
+//   - The paging terminal requires the logon: blocks before the go-ahead
+//     are not answered. After a bad block it does not give up (no 503):
+//     it answers NAK for as long as the sender resends.
 package sim

@@ -1,8 +1,12 @@
 package sim
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"pagebridge/firmware-agent/tap"
+	"pagebridge/gateway/paging"
 )
 
 // step is one chunk fed to a responder and the exact reply expected.
@@ -92,6 +96,7 @@ func TestModemResponder(t *testing.T) {
 func TestTerminalResponder(t *testing.T) {
 	t.Parallel()
 	const logon = "110 1.8\r\x06\r\x1b[p\r"
+	const sent = "211 Page(s) Sent Successfully\r\x06\r"
 	tests := []struct {
 		name  string
 		opts  TerminalOptions
@@ -115,10 +120,46 @@ func TestTerminalResponder(t *testing.T) {
 			{"\x1bPG1secret\r", logon},
 		}},
 		{"garbage before logon ignored", TerminalOptions{}, []step{{"hello\r", ""}}},
-		{"blocks not answered yet", TerminalOptions{}, []step{
+		{"worked session with pages", TerminalOptions{}, []step{
+			{"\r", "ID=\r"},
 			{"\x1bPG1\r", logon},
+			{"\x021001\rCode Blue 4W Rm 412\r\x03645\r", sent},
+			{"\x021002\rLab: K 6.1 Bed 7\r\x03645\r", "514 Checksum error\r\x15\r"},
+			{"\x021002\rLab: K 6.1 Bed 7\r\x034<=\r", sent},
+			{"\x04\r", "115 Goodbye\r\x1b\x04\r"},
+		}},
+		{"blocks before the logon not answered", TerminalOptions{}, []step{
 			{"\x021001\rCode Blue 4W Rm 412\r\x03645\r", ""},
+		}},
+		{"CR after a block swallowed, LF ignored", TerminalOptions{}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021001\rCode Blue 4W Rm 412\r\x03645", sent},
+			{"\r\n", ""},
 			{"\r", ""},
+		}},
+		{"the reference's continued field", TerminalOptions{}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021003\rPart one of a long\x1f731\r", "\x06\r"},
+			{"\x02 message\r\x03317\r", sent},
+		}},
+		{"block started over", TerminalOptions{}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021001\rCo\x021001\rCode Blue 4W Rm 412\r\x03645\r", sent},
+		}},
+		{"malformed block", TerminalOptions{}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021001\rCode\x01\r\x03000\r", "515 Message format error\r\x15\r"},
+			{"\x02\rno ID\r\x03" + tap.Checksum([]byte("\x02\rno ID\r\x03")) + "\r", "515 Message format error\r\x1e\r"},
+		}},
+		{"answers", TerminalOptions{Answer: answerByID}, []step{
+			{"\x1bPG1\r", logon},
+			{blockOf("511", "x"), "511 Invalid Pager ID\r\x1e\r"},
+			{blockOf("512", "x"), "512 Temporarily cannot deliver - try later\r\x15\r"},
+			{blockOf("000", "x"), ""},
+			{blockOf("001", "x"), ""},
+			{blockOf("211", "x"), sent},
+			{blockOf("004", "x"), "\x1b\x04\r"},
+			{blockOf("211", "x"), ""}, // logged out
 		}},
 	}
 	for _, tt := range tests {
@@ -135,6 +176,58 @@ func TestTerminalResponder(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// answerByID answers pages by their ID: 511 reject, 512 NAK, 000 silent,
+// 001 drop, 004 disconnect, others accept.
+func answerByID(p tap.Page) Answer {
+	switch p.ID {
+	case "511":
+		return AnswerReject
+	case "512":
+		return AnswerNAK
+	case "000":
+		return AnswerSilent
+	case "001":
+		return AnswerDrop
+	case "004":
+		return AnswerDisconnect
+	}
+	return AnswerAccept
+}
+
+func blockOf(id, text string) string {
+	b, err := tap.EncodePage(tap.Page{ID: id, Text: paging.NewPHI(text)})
+	if err != nil || len(b) != 1 {
+		panic(fmt.Sprint(len(b), err))
+	}
+	return string(b[0])
+}
+
+// The terminal takes the pages it answers 211 or takes silently, whole,
+// each time they come; long pages come in several blocks.
+func TestTerminalResponderPages(t *testing.T) {
+	t.Parallel()
+	var got []string
+	r := NewTerminalResponder(TerminalOptions{Answer: answerByID, OnPage: func(p tap.Page) {
+		got = append(got, p.ID+":"+p.Text.Reveal())
+	}})
+	long := strings.Repeat("Code Blue 4W Rm 412 ", 30)
+	blocks, err := tap.EncodePage(tap.Page{ID: "1003", Text: paging.NewPHI(long)})
+	if err != nil || len(blocks) != 3 {
+		t.Fatal(len(blocks), err)
+	}
+	in := "\x1bPG1\r" + blockOf("1001", "a") + blockOf("511", "b") + blockOf("000", "c") + blockOf("001", "d") + blockOf("1001", "a")
+	for _, b := range blocks {
+		in += string(b)
+	}
+	want := "110 1.8\r\x06\r\x1b[p\r" + TAPPageSent + TAPUnknownID + TAPPageSent + TAPBlockOK + TAPBlockOK + TAPPageSent
+	if out := feedBytewise(r, in); out != want {
+		t.Errorf("answers %q, want %q", out, want)
+	}
+	if w := []string{"1001:a", "000:c", "1001:a", "1003:" + long}; strings.Join(got, "|") != strings.Join(w, "|") {
+		t.Errorf("took %q, want %q", got, w)
 	}
 }
 
@@ -169,7 +262,8 @@ func FuzzModemResponder(f *testing.F) {
 
 // FuzzTerminalResponder: as FuzzModemResponder, for the paging terminal.
 func FuzzTerminalResponder(f *testing.F) {
-	for _, s := range []string{"\r", "\x1bPG1\r", "\x1bPG1secret\r\x04\r", "\x021001\rCode Blue\r\x03645\r", "\x1bPG\r"} {
+	for _, s := range []string{"\r", "\x1bPG1\r", "\x1bPG1secret\r\x04\r", "\x021001\rCode Blue\r\x03645\r", "\x1bPG\r",
+		"\x1bPG1secret\r\x021001\rCode Blue 4W Rm 412\r\x03645\r\x021003\rPart one of a long\x1f731\r\x02 message\r\x03317\r\x04\r"} {
 		f.Add([]byte(s), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {

@@ -1,20 +1,65 @@
 package sim
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"pagebridge/firmware-agent/tap"
+)
+
 // TAP control characters.
 const (
+	tapSTX = 0x02
+	tapETX = 0x03
 	tapEOT = 0x04
+	tapETB = 0x17
 	tapESC = 0x1b
+	tapUS  = 0x1f
+)
+
+// Answer is how the simulated terminal answers a page whose blocks all
+// came with good checksums.
+type Answer int
+
+// Answers.
+const (
+	// AnswerAccept takes the page: TAPPageSent ("211", ACK).
+	AnswerAccept Answer = iota
+	// AnswerReject drops it for good: TAPUnknownID ("511", RS).
+	AnswerReject
+	// AnswerNAK asks for it again: TAPTryLater ("512", NAK).
+	AnswerNAK
+	// AnswerSilent takes the page and answers nothing, as when the answer
+	// is lost on the line: the sender cannot know the page went out.
+	AnswerSilent
+	// AnswerDrop neither takes the page nor answers.
+	AnswerDrop
+	// AnswerDisconnect ends the session: TAPRefused (ESC EOT).
+	AnswerDisconnect
 )
 
 // TerminalOptions configure a simulated paging terminal.
 type TerminalOptions struct {
 	Name     string // symlink name in the device dir; default "tap0"
 	Password string // if set, ESC PG1<password> must match; otherwise any password logs in
+	// Answer, if set, decides the answer to each page; nil accepts every
+	// page. It is called from the device goroutine.
+	Answer func(p tap.Page) Answer
+	// OnPage, if set, is called with each page the terminal takes
+	// (AnswerAccept, AnswerSilent), from the device goroutine.
+	OnPage func(p tap.Page)
 }
 
-// PagingTerminal is a simulated TAP paging terminal on a pty pair.
+// PagingTerminal is a simulated TAP paging terminal on a pty pair. It
+// records every page it takes, across reconnects.
 type PagingTerminal struct {
 	*Device
+
+	mu      sync.Mutex
+	pages   []tap.Page    // every page taken, in order
+	changed chan struct{} // closed and replaced when pages grows
 }
 
 // NewPagingTerminal starts a simulated paging terminal whose symlink is
@@ -23,40 +68,98 @@ func NewPagingTerminal(dir string, opts TerminalOptions) (*PagingTerminal, error
 	if opts.Name == "" {
 		opts.Name = "tap0"
 	}
+	t := &PagingTerminal{changed: make(chan struct{})}
+	onPage := opts.OnPage
+	opts.OnPage = func(p tap.Page) {
+		t.mu.Lock()
+		t.pages = append(t.pages, p)
+		close(t.changed)
+		t.changed = make(chan struct{})
+		t.mu.Unlock()
+		if onPage != nil {
+			onPage(p)
+		}
+	}
 	d, err := NewDevice(dir, opts.Name, func() Responder { return NewTerminalResponder(opts) })
 	if err != nil {
 		return nil, err
 	}
-	return &PagingTerminal{Device: d}, nil
+	t.Device = d
+	return t, nil
+}
+
+// Pages returns every page the terminal took (answered 211, or took
+// silently), in order, across reconnects. A page sent twice is there
+// twice.
+func (t *PagingTerminal) Pages() []tap.Page {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]tap.Page(nil), t.pages...)
+}
+
+// WaitPages blocks until pred, given Pages(), returns true, or ctx ends
+// (its error wrapped).
+func (t *PagingTerminal) WaitPages(ctx context.Context, pred func([]tap.Page) bool) error {
+	for {
+		t.mu.Lock()
+		pages, ch := append([]tap.Page(nil), t.pages...), t.changed
+		t.mu.Unlock()
+		if pred(pages) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("sim: wait for pages on %s: %w", t.Path(), ctx.Err())
+		}
+	}
 }
 
 // Replies of the paging terminal, byte for byte as in the reference's
 // worked session.
 const (
-	TAPIDPrompt = "ID=\r"
-	TAPLogonOK  = "110 1.8\r\x06\r" // version line, then <ACK><CR>
-	TAPGoAhead  = "\x1b[p\r"
-	TAPLogonNAK = "\x15\r"     // wrong password: try again
-	TAPRefused  = "\x1b\x04\r" // <ESC><EOT><CR>: logon refused, or goodbye
-	TAPGoodbye  = "115 Goodbye\r" + TAPRefused
+	TAPIDPrompt  = "ID=\r"
+	TAPLogonOK   = "110 1.8\r\x06\r" // version line, then <ACK><CR>
+	TAPGoAhead   = "\x1b[p\r"
+	TAPLogonNAK  = "\x15\r"     // wrong password: try again
+	TAPRefused   = "\x1b\x04\r" // <ESC><EOT><CR>: logon refused, or goodbye
+	TAPGoodbye   = "115 Goodbye\r" + TAPRefused
+	TAPPageSent  = "211 Page(s) Sent Successfully\r\x06\r"
+	TAPBlockOK   = "\x06\r" // a block of a page that goes on (ETB, US)
+	TAPChecksum  = "514 Checksum error\r\x15\r"
+	TAPFormat    = "515 Message format error\r\x15\r"
+	TAPBadPage   = "515 Message format error\r\x1e\r"
+	TAPUnknownID = "511 Invalid Pager ID\r\x1e\r"
+	TAPTryLater  = "512 Temporarily cannot deliver - try later\r\x15\r"
 )
+
+// maxTAPBlock bounds a block: a longer "block" is noise.
+const maxTAPBlock = 2048
 
 // TerminalResponder is the paging terminal's TAP handling with no IO: the
 // entry handshake (CR → "ID="; ESC PG1[password] CR → "110 1.8", ACK and
-// the ESC [p go-ahead) and the end of session (EOT CR → "115", ESC EOT).
-// Blocks sent after the go-ahead are recorded by the Device but not
-// answered yet. The 8th bit of every byte is ignored, as on-site encoders
-// do; LF is ignored.
+// the ESC [p go-ahead), the blocks of pages after the go-ahead, and the end
+// of session (EOT CR → "115", ESC EOT). A block with a bad checksum is
+// answered "514" NAK, a malformed one "515" NAK; a block ending ETB or US
+// is answered ACK; the last block of a page (ETX) gets the answer
+// opts.Answer picks, "211" and ACK by default. Blocks before the logon are
+// not answered, as by a terminal that requires it. The 8th bit of every
+// byte is ignored, as on-site encoders do; LF is ignored.
 type TerminalResponder struct {
-	password string
-	line     []byte // bytes since the last CR
-	loggedIn bool   // the go-ahead was sent
-	failures int    // wrong passwords in a row
+	opts      TerminalOptions
+	line      []byte // bytes since the last CR, outside blocks
+	loggedIn  bool   // the go-ahead was sent
+	failures  int    // wrong passwords in a row
+	inBlock   bool   // between STX and the end of the checksum
+	block     []byte // the block being received, from STX
+	sumLeft   int    // checksum characters still to come; -1 before the end character
+	pending   []tap.Block
+	swallowCR bool // the next byte, if CR, ends the block just answered
 }
 
 // NewTerminalResponder returns a terminal waiting for a sender.
 func NewTerminalResponder(opts TerminalOptions) *TerminalResponder {
-	return &TerminalResponder{password: opts.Password}
+	return &TerminalResponder{opts: opts}
 }
 
 var _ Responder = (*TerminalResponder)(nil)
@@ -66,10 +169,18 @@ func (r *TerminalResponder) Respond(in []byte) []byte {
 	var out []byte
 	for _, b := range in {
 		b &= 0x7f
-		switch b {
-		case '\n':
-		case '\r':
-			out = append(out, r.execLine(r.line)...)
+		if b == '\n' {
+			continue
+		}
+		swallow := r.swallowCR
+		r.swallowCR = false
+		switch {
+		case r.loggedIn && (r.inBlock || b == tapSTX):
+			out = append(out, r.blockByte(b)...)
+		case b == '\r':
+			if !swallow {
+				out = append(out, r.execLine(r.line)...)
+			}
 			r.line = r.line[:0]
 		default:
 			if len(r.line) < 512 {
@@ -80,20 +191,97 @@ func (r *TerminalResponder) Respond(in []byte) []byte {
 	return out
 }
 
+// blockByte takes one byte of a block.
+func (r *TerminalResponder) blockByte(b byte) []byte {
+	if b == tapSTX { // a block starts, or starts over
+		r.inBlock, r.sumLeft = true, -1
+		r.block = append(r.block[:0], b)
+		r.line = r.line[:0]
+		return nil
+	}
+	r.block = append(r.block, b)
+	if r.sumLeft < 0 {
+		switch {
+		case b == tapETX || b == tapETB || b == tapUS:
+			r.sumLeft = 3
+		case len(r.block) > maxTAPBlock:
+			r.inBlock = false
+		}
+		return nil
+	}
+	if r.sumLeft--; r.sumLeft > 0 {
+		return nil
+	}
+	r.inBlock = false
+	r.swallowCR = true
+	return r.answerBlock(r.block)
+}
+
+// answerBlock answers a whole block, STX to the last checksum character.
+func (r *TerminalResponder) answerBlock(raw []byte) []byte {
+	blk, err := tap.ParseBlock(raw)
+	switch {
+	case errors.Is(err, tap.ErrChecksum):
+		return []byte(TAPChecksum)
+	case err != nil:
+		return []byte(TAPFormat)
+	}
+	r.pending = append(r.pending, blk)
+	if !blk.Last() {
+		if len(r.pending) >= tap.MaxBlocks {
+			r.pending = nil
+			return []byte(TAPBadPage)
+		}
+		return []byte(TAPBlockOK)
+	}
+	p, err := tap.AssemblePage(r.pending)
+	r.pending = nil
+	if err != nil {
+		return []byte(TAPBadPage)
+	}
+	a := AnswerAccept
+	if r.opts.Answer != nil {
+		a = r.opts.Answer(p)
+	}
+	switch a {
+	case AnswerAccept:
+		r.took(p)
+		return []byte(TAPPageSent)
+	case AnswerReject:
+		return []byte(TAPUnknownID)
+	case AnswerNAK:
+		return []byte(TAPTryLater)
+	case AnswerSilent:
+		r.took(p)
+		return nil
+	case AnswerDisconnect:
+		r.loggedIn = false
+		return []byte(TAPRefused)
+	}
+	return nil // AnswerDrop
+}
+
+func (r *TerminalResponder) took(p tap.Page) {
+	if r.opts.OnPage != nil {
+		r.opts.OnPage(p)
+	}
+}
+
 func (r *TerminalResponder) execLine(line []byte) []byte {
 	if r.loggedIn {
 		if len(line) == 1 && line[0] == tapEOT {
 			r.loggedIn = false
+			r.pending = nil
 			return []byte(TAPGoodbye)
 		}
-		return nil // blocks: answered once TAP is filled in
+		return nil
 	}
 	switch {
 	case len(line) == 0:
 		return []byte(TAPIDPrompt)
 	case len(line) >= 4 && line[0] == tapESC && line[1] == 'P' && line[2] == 'G':
 		// line[3] is the service type (1 = alphanumeric paging).
-		if r.password != "" && string(line[4:]) != r.password {
+		if r.opts.Password != "" && string(line[4:]) != r.opts.Password {
 			r.failures++
 			if r.failures >= 3 {
 				r.failures = 0
@@ -103,6 +291,7 @@ func (r *TerminalResponder) execLine(line []byte) []byte {
 		}
 		r.failures = 0
 		r.loggedIn = true
+		r.pending = nil
 		return []byte(TAPLogonOK + TAPGoAhead)
 	}
 	return nil
