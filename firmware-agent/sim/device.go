@@ -236,6 +236,30 @@ func (d *Device) serve(c *conn, r Responder) {
 	}
 }
 
+// write writes p to the line from the device's side, as the device
+// speaking first does (a sender), and records it in Sent. It fails with
+// ErrUnplugged while the device is unplugged.
+func (d *Device) write(p []byte) (int, error) {
+	d.mu.Lock()
+	c := d.conn
+	d.mu.Unlock()
+	if c == nil {
+		return 0, ErrUnplugged
+	}
+	n, err := c.ptmx.Write(p)
+	d.mu.Lock()
+	d.sent = append(d.sent, p[:n]...)
+	d.mu.Unlock()
+	return n, err
+}
+
+// plugged reports whether the device is plugged in.
+func (d *Device) plugged() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.conn != nil
+}
+
 func (d *Device) record(p []byte) {
 	d.mu.Lock()
 	defer d.mu.Unlock()

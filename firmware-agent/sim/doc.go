@@ -1,7 +1,8 @@
 // Package sim holds simulated serial hardware for tests and for
-// `pagebridge demo`: a GSM modem (Modem) and a TAP paging terminal
-// (PagingTerminal), each on the master side of a pty pair. The agent opens
-// the device's Path(), a symlink to the pty slave, exactly as it opens a
+// `pagebridge demo`: a GSM modem (Modem), a TAP paging terminal
+// (PagingTerminal) and a TAP sender such as a nurse call system (Sender),
+// each on the master side of a pty pair. The agent opens the device's
+// Path(), a symlink to the pty slave, exactly as it opens a
 // /dev/serial/by-id/… link to real hardware.
 //
 // A Device records every raw byte it receives (Received) and sends (Sent),
@@ -21,6 +22,12 @@
 // exactly which pages arrived and how often. TerminalOptions.Answer makes
 // it answer chosen pages with RS, NAK or ESC EOT, or take them and stay
 // silent (AnswerSilent), so a sender cannot tell whether they went out.
+//
+// The Sender speaks first: Page does the TAP exchange from the sender's
+// side (a tap.Client, with or without the logon) and returns the agent's
+// reply, so tests can push pages into the agent's terminal role and count
+// which were acknowledged with 211. SendRaw writes noise or half a block;
+// Unplug then is a hang-up mid-block.
 //
 // # Caveats
 //
@@ -44,6 +51,9 @@
 //   - The modem answers only what its doc lists: the AT dialogue to open,
 //     identify and initialise it. SMS (AT+CMGF, +CMGS, …) is not answered
 //     yet.
+//   - A Sender's pages are whatever tap.Client sends; after SendRaw the
+//     next Page logs on anew to get past an answer to the raw bytes, which
+//     a Sender with NoLogon cannot do: keep its raw bytes unanswerable.
 //   - The paging terminal requires the logon: blocks before the go-ahead
 //     are not answered. After a bad block it does not give up (no 503):
 //     it answers NAK for as long as the sender resends.
