@@ -91,8 +91,9 @@ func (d *Device) Received() []byte {
 }
 
 // Sent returns a copy of every raw byte the device has written to the
-// line since it was created, across reconnects. Bytes written into a pty
-// nobody reads stay in its buffer and are lost on Unplug.
+// line since it was created, across reconnects: a reply is there before
+// the agent can read it. Bytes written into a pty nobody reads stay in its
+// buffer and are lost on Unplug.
 func (d *Device) Sent() []byte {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -219,11 +220,7 @@ func (d *Device) serve(c *conn, r Responder) {
 		if n > 0 {
 			d.record(buf[:n])
 			if out := r.Respond(buf[:n]); len(out) > 0 {
-				m, werr := c.ptmx.Write(out)
-				d.mu.Lock()
-				d.sent = append(d.sent, out[:m]...)
-				d.mu.Unlock()
-				if werr != nil {
+				if _, werr := d.writeConn(c, out); werr != nil {
 					return
 				}
 			}
@@ -246,10 +243,22 @@ func (d *Device) write(p []byte) (int, error) {
 	if c == nil {
 		return 0, ErrUnplugged
 	}
-	n, err := c.ptmx.Write(p)
+	return d.writeConn(c, p)
+}
+
+// writeConn writes p to c's master and records it in Sent. It records p
+// before the write, so that a peer that has read a reply finds it in
+// Sent(), and takes back what the write did not get out.
+func (d *Device) writeConn(c *conn, p []byte) (int, error) {
 	d.mu.Lock()
-	d.sent = append(d.sent, p[:n]...)
+	d.sent = append(d.sent, p...)
 	d.mu.Unlock()
+	n, err := c.ptmx.Write(p)
+	if n < len(p) {
+		d.mu.Lock()
+		d.sent = d.sent[:len(d.sent)-(len(p)-n)]
+		d.mu.Unlock()
+	}
 	return n, err
 }
 
