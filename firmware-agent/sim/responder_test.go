@@ -222,7 +222,15 @@ func TestTerminalResponderPages(t *testing.T) {
 	for _, b := range blocks {
 		in += string(b)
 	}
-	want := "110 1.8\r\x06\r\x1b[p\r" + TAPPageSent + TAPUnknownID + TAPPageSent + TAPBlockOK + TAPBlockOK + TAPPageSent
+	// A page of two blocks answered NAK: the sender sends the last block
+	// again.
+	nak, err := tap.EncodePage(tap.Page{ID: "512", Text: paging.NewPHI(long)})
+	if err != nil || len(nak) != 3 {
+		t.Fatal(len(nak), err)
+	}
+	in += string(nak[0]) + string(nak[1]) + string(nak[2]) + string(nak[2])
+	want := "110 1.8\r\x06\r\x1b[p\r" + TAPPageSent + TAPUnknownID + TAPPageSent + TAPBlockOK + TAPBlockOK + TAPPageSent +
+		TAPBlockOK + TAPBlockOK + TAPTryLater + TAPTryLater
 	if out := feedBytewise(r, in); out != want {
 		t.Errorf("answers %q, want %q", out, want)
 	}

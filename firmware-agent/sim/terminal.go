@@ -234,8 +234,9 @@ func (r *TerminalResponder) answerBlock(raw []byte) []byte {
 		}
 		return []byte(TAPBlockOK)
 	}
-	p, err := tap.AssemblePage(r.pending)
+	blocks := r.pending
 	r.pending = nil
+	p, err := tap.AssemblePage(blocks)
 	if err != nil {
 		return []byte(TAPBadPage)
 	}
@@ -250,6 +251,7 @@ func (r *TerminalResponder) answerBlock(raw []byte) []byte {
 	case AnswerReject:
 		return []byte(TAPUnknownID)
 	case AnswerNAK:
+		r.pending = blocks[:len(blocks)-1] // the sender sends the last block again
 		return []byte(TAPTryLater)
 	case AnswerSilent:
 		r.took(p)

@@ -62,7 +62,9 @@ const maxLine = 64
 // "515" (format) and NAK, the MaxBadBlocks+1st in a row "503" and RS. A
 // block that ends ETB or US is answered ACK and kept until the page's ETX
 // block; then accept is called with the page and its reply sent as it is
-// (a reply with no action, or GoAhead, is sent as "512" NAK).
+// (a reply with no action, or GoAhead, is sent as "512" NAK). After a NAK
+// the sender sends the page's last block again, so the blocks before it
+// are kept.
 //
 // accept decides: it returns Accepted() only once the page is committed
 // durably, Rejected(…) (RS) for a page that will never be taken (511
@@ -237,18 +239,23 @@ func (t *terminal) endBlock(ctx context.Context) []byte {
 		}
 		return []byte(ackBlock)
 	}
-	page, err := AssemblePage(t.pending)
+	blocks := t.pending
 	t.pending = nil
+	page, err := AssemblePage(blocks)
 	if err != nil {
 		return EncodeReply(Rejected(CodeFormat, "Message format error"))
 	}
 	r := t.accept(ctx, page)
 	switch r.Action {
-	case ACK, NAK, RS:
+	case ACK, RS:
 	case Disconnect:
 		t.loggedOn = false
 	default:
-		r = Resend(CodeTryLater, "Try later")
+		if r.Action != NAK {
+			r = Resend(CodeTryLater, "Try later")
+		}
+		// The sender sends the last block again, and only that.
+		t.pending = blocks[:len(blocks)-1]
 	}
 	return EncodeReply(r)
 }

@@ -163,6 +163,11 @@ func TestServeTerminal(t *testing.T) {
 			s.send("\x021003\rPart one of a long\x1f731\r", "\x06\r")
 			s.send("\x02 message\r\x03317\r", sent211)
 		}, pages: []string{"1003:Part one of a long message"}},
+		{name: "NAK for a page of two blocks: the last is sent again", answer: nakFirst(), steps: func(s sender) {
+			s.send(l0, "\x06\r")
+			s.send(l1, "512 Try later\r\x15\r")
+			s.send(l1, sent211)
+		}, pages: []string{longText, longText}},
 		{name: "bad second block resent", steps: func(s sender) {
 			s.send(l0, "\x06\r")
 			s.send(badSum(l1), nak514)
@@ -281,6 +286,17 @@ func TestServeTerminal(t *testing.T) {
 			}
 			wantPages(t, rec, tt.pages...)
 		})
+	}
+}
+
+// nakFirst answers the first page NAK, the others 211.
+func nakFirst() func(Page) Reply {
+	n := 0
+	return func(Page) Reply {
+		if n++; n == 1 {
+			return Resend(CodeTryLater, "Try later")
+		}
+		return Accepted()
 	}
 }
 
