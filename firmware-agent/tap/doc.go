@@ -43,7 +43,9 @@
 //     ErrTemporary; only a last block without a decisive answer is
 //     ErrUnknown.
 //   - ServeTerminal takes any service type after ESC PG (PG1, PG3, PG8) as
-//     alphanumeric paging, and needs the checksum of every block. Terminal
-//     quirks (no checksum, no logon, non-verbose replies) are for profiles
-//     built on this package.
+//     alphanumeric paging, and needs the checksum of every block. Of the
+//     peers' quirks only the missing logon is handled (ClientConfig.NoLogon;
+//     ServeTerminal without a Password); no checksum, splitting long text
+//     into pages, character sets and the like are for profiles built on
+//     this package.
 package tap
