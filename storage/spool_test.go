@@ -972,52 +972,88 @@ func reportCommits(b *testing.B, before, after storage.Stats) {
 	}
 }
 
-// BenchmarkSpoolWithStore: a job's whole way between the gateway's store
+// BenchmarkSpoolWithStore: jobs the whole way between the gateway's store
 // and an agent's spool, two files with a commit loop each, as on a box
-// that runs both daemons: the gateway queues it (Enqueue), the agent
-// spools, starts and finishes it, the gateway records the result and
+// that runs both daemons: the gateway queues each job (Enqueue), the agent
+// spools, starts and finishes them, the gateway records each result and
 // drops the outbox item (RecordJobResult, Sent), the agent drops the acked
-// result. Seven commits' worth of writes per job, each call returning after
-// its commit.
+// results. Every call returns after its commit.
+//
+// batch is how many jobs each spool call carries, as the agent takes jobs
+// from the bus, runs them on a device and takes acks in batches; the
+// store's calls are one per job either way. With batch 1 a job costs seven
+// commits' worth of writes, one after another. jobs/s counts jobs.
 func BenchmarkSpoolWithStore(b *testing.B) {
-	for _, writers := range []int{benchWriters, 4 * benchWriters} {
-		b.Run(fmt.Sprint("writers=", writers), func(b *testing.B) {
+	for _, c := range []struct{ writers, batch int }{{benchWriters, 1}, {4 * benchWriters, 1}, {benchWriters, 8}} {
+		b.Run(fmt.Sprintf("writers=%d/batch=%d", c.writers, c.batch), func(b *testing.B) {
 			e := storagetest.New(b)
 			st, sp := e.Open(b), e.OpenSpool(b)
 			payload := paging.NewPHI(strings.Repeat("x", storage.BenchRecordLen))
 			ctx := context.Background()
 			stBefore, spBefore := st.Stats(), storage.SpoolStore(sp).Stats()
 			b.ResetTimer()
-			defer func() {
-				stAfter, spAfter := st.Stats(), storage.SpoolStore(sp).Stats()
-				b.ReportMetric(float64(stAfter.Ops-stBefore.Ops)/float64(max(1, stAfter.Commits-stBefore.Commits)), "store-ops/commit")
-				b.ReportMetric(float64(spAfter.Ops-spBefore.Ops)/float64(max(1, spAfter.Commits-spBefore.Commits)), "spool-ops/commit")
-			}()
-			runJobs(b, writers, func() error {
+			runBatches(b, c.writers, c.batch, func(n int) error {
 				now := time.Now()
-				id := paging.NewID(now)
-				if err := st.Enqueue(ctx, paging.OutboxItem{ID: id, Due: now, Priority: paging.PriorityHigh, Topic: "agent/a/tap-1", Payload: payload}); err != nil {
+				jobs := make([]storage.SpoolJob, n)
+				done := make([]storage.FinishedJob, n)
+				for i := range jobs {
+					id := paging.NewID(now)
+					if err := st.Enqueue(ctx, paging.OutboxItem{ID: id, Due: now, Priority: paging.PriorityHigh, Topic: "agent/a/tap-1", Payload: payload}); err != nil {
+						return err
+					}
+					jobs[i] = storage.SpoolJob{Key: id, Device: "tap-1", Priority: paging.PriorityHigh, Payload: payload, Received: now}
+					done[i] = storage.FinishedJob{Key: id, Result: storage.SpoolItem{Key: paging.NewID(now), Kind: "result", Priority: paging.PriorityHigh, Payload: payload, Created: now}}
+				}
+				keys := keysOf(jobs, jobKey)
+				if _, err := sp.AddJobs(ctx, jobs); err != nil {
 					return err
 				}
-				j := storage.SpoolJob{Key: id, Device: "tap-1", Priority: paging.PriorityHigh, Payload: payload, Received: now}
-				if _, err := sp.AddJobs(ctx, []storage.SpoolJob{j}); err != nil {
+				if err := sp.StartJobs(ctx, keys); err != nil {
 					return err
 				}
-				if err := sp.StartJobs(ctx, []paging.ID{id}); err != nil {
+				if err := sp.FinishJobs(ctx, done); err != nil {
 					return err
 				}
-				r := storage.SpoolItem{Key: paging.NewID(now), Kind: "result", Priority: j.Priority, Payload: payload, Created: now}
-				if err := sp.FinishJobs(ctx, []storage.FinishedJob{{Key: id, Result: r}}); err != nil {
-					return err
+				acks := make([]paging.ID, n)
+				for i, id := range keys {
+					if _, err := st.RecordJobResult(ctx, storage.JobResult{Job: id, Agent: "a", Device: "tap-1", Outcome: "sent", Code: "211", At: now, Attempt: 1}); err != nil {
+						return err
+					}
+					if err := st.Sent(ctx, id); err != nil {
+						return err
+					}
+					acks[i] = done[i].Result.Key
 				}
-				if _, err := st.RecordJobResult(ctx, storage.JobResult{Job: id, Agent: "a", Device: "tap-1", Outcome: "sent", Code: "211", At: now, Attempt: 1}); err != nil {
-					return err
-				}
-				if err := st.Sent(ctx, id); err != nil {
-					return err
-				}
-				return sp.AckItems(ctx, []paging.ID{r.Key})
+				return sp.AckItems(ctx, acks)
 			})
+			b.StopTimer()
+			stAfter, spAfter := st.Stats(), storage.SpoolStore(sp).Stats()
+			b.ReportMetric(float64(stAfter.Ops-stBefore.Ops)/float64(max(1, stAfter.Commits-stBefore.Commits)), "store-ops/commit")
+			b.ReportMetric(float64(spAfter.Ops-spBefore.Ops)/float64(max(1, spAfter.Commits-spBefore.Commits)), "spool-ops/commit")
 		})
 	}
+}
+
+// runBatches takes b.N jobs through run, in calls of up to batch jobs, on
+// writers goroutines, and reports jobs/s.
+func runBatches(b *testing.B, writers, batch int, run func(n int) error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Go(func() {
+			for {
+				end := next.Add(int64(batch))
+				n := min(int64(batch), int64(b.N)-(end-int64(batch)))
+				if n <= 0 {
+					return
+				}
+				if err := run(int(n)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
