@@ -1,11 +1,7 @@
 // Command pagebridge-agent is the hardware side of Pagebridge: it owns the
-// serial lines (TAP, ESPA 4.4.4, cellular modems, paging terminals) and the
-// raw TCP sockets of serial device servers, and talks to the gateway over
-// the MQTT bus. It holds no PHI at rest except in its sealed spool.
-//
-// This build loads and validates the device configuration and runs until
-// stopped; the line drivers and the bus are added device kind by device
-// kind.
+// serial lines (TAP, cellular modems, paging terminals) and the raw TCP
+// sockets of serial device servers, and talks to the gateway over the MQTT
+// bus. It holds no PHI at rest except in its sealed spool.
 package main
 
 import (
@@ -17,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"pagebridge/firmware-agent/agent"
 )
 
 var version = "dev"
@@ -43,7 +41,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "pagebridge-agent", version)
 		return exitOK
 	}
-	cfg, err := LoadConfig(*path)
+	cfg, err := agent.LoadConfig(*path)
 	if err != nil {
 		fmt.Fprintln(stderr, "pagebridge-agent:", err)
 		return exitConfig
@@ -55,11 +53,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log := slog.New(slog.NewTextHandler(stderr, nil)).With("agent", cfg.Agent.ID)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	for _, d := range cfg.Devices {
-		log.Info("device configured", "device", d.ID, "kind", d.Kind, "port", d.Port)
+	a, err := agent.New(cfg, agent.Options{Logger: log, Version: version})
+	if err != nil {
+		log.Error("start", "err", err)
+		return exitFailure
 	}
-	log.Info("agent running", "version", version)
-	<-ctx.Done()
-	log.Info("stopped cleanly")
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped", "err", err)
+		return exitFailure
+	}
 	return exitOK
 }

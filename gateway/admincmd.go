@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"pagebridge/gateway/admin"
 	"pagebridge/storage"
@@ -18,9 +20,12 @@ import (
 // running or stopped daemon, checks that nargs positional arguments follow
 // (printing usage if not), and returns the config and those arguments. A
 // code ≥ 0 means the command must exit with it.
-func adminFlags(name, usage string, nargs int, args []string, stderr io.Writer) (Config, []string, int) {
+func adminFlags(name, usage string, nargs int, args []string, stderr io.Writer, extra ...func(*flag.FlagSet)) (Config, []string, int) {
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	fset.SetOutput(stderr)
+	for _, f := range extra {
+		f(fset)
+	}
 	path := fset.String("config", DefaultConfigPath, "configuration file")
 	data := fset.String("data", "", "demo directory, or data dir (overrides storage.data_dir)")
 	if err := fset.Parse(args); err != nil {
@@ -189,4 +194,59 @@ func rotateKeys(ctx context.Context, st *storage.Store, keyFile string) (string,
 		return "", err
 	}
 	return fmt.Sprintf("keys rotated: key-encryption key is now %s in %s; put the new key file in escrow", id, keyFile), nil
+}
+
+func cmdTestPage(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var tp admin.TestPage
+	var wait time.Duration
+	cfg, rest, code := adminFlags("test-page", " -agent ID -device ID -to PAGER [-priority P] [-count N] TEXT", 1, args, stderr,
+		func(fs *flag.FlagSet) {
+			fs.StringVar(&tp.Agent, "agent", "", "agent ID")
+			fs.StringVar(&tp.Device, "device", "", "device ID on that agent (a paging terminal)")
+			fs.StringVar(&tp.To, "to", "", "pager ID or capcode the page goes to")
+			fs.StringVar(&tp.Priority, "priority", "normal", "normal, high or critical")
+			fs.IntVar(&tp.Count, "count", 1, "how many pages (numbered when more than one)")
+			fs.DurationVar(&wait, "wait", 0, "wait this long for the results and print them (0: print the job keys at once)")
+		})
+	if code >= 0 {
+		return code
+	}
+	tp.Text = rest[0]
+	resp, err := admin.Do(ctx, cfg.Admin.Socket, admin.Request{Op: admin.OpTestPage, TestPage: &tp})
+	if offline(err) {
+		err = errors.New("the daemon is not running: test pages go out through it")
+	}
+	if err == nil && !resp.OK {
+		err = errors.New(resp.Error)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "pagebridge test-page:", err)
+		return exitFailure
+	}
+	if wait <= 0 {
+		fmt.Fprint(stdout, resp.Result)
+		return exitOK
+	}
+	keys := strings.Fields(resp.Result)
+	deadline := time.Now().Add(wait)
+	for {
+		r, err := admin.Do(ctx, cfg.Admin.Socket, admin.Request{Op: admin.OpJobResults, Jobs: keys})
+		if err == nil && !r.OK {
+			err = errors.New(r.Error)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "pagebridge test-page:", err)
+			return exitFailure
+		}
+		pending := strings.Count(r.Result, " pending\n")
+		if pending == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			fmt.Fprint(stdout, r.Result)
+			if pending > 0 {
+				fmt.Fprintf(stderr, "pagebridge test-page: %d of %d still pending after %s\n", pending, len(keys), wait)
+				return exitFailure
+			}
+			return exitOK
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

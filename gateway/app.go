@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +21,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/gateway/admin"
+	"pagebridge/gateway/agentbus"
 	"pagebridge/gateway/broker"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/wctp"
@@ -43,13 +46,19 @@ type Main struct {
 	httpSrv *http.Server
 	admin   *admin.Server
 	broker  *broker.Broker // nil when the bus uses an external broker
+	bus     *agentbus.Bridge
 	reg     *prometheus.Registry
 	started time.Time
 	pages   atomic.Uint64
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	onClose []func()
 }
+
+// OnClose runs f at the start of Close, before the bus and the store
+// stop (in reverse order of registration).
+func (m *Main) OnClose(f func()) { m.onClose = append(m.onClose, f) }
 
 // NewMain returns a gateway for cfg, which must be valid.
 func NewMain(cfg Config, log *slog.Logger, stdout io.Writer) *Main {
@@ -95,10 +104,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.bus, err = m.startBus(); err != nil {
+		return err
+	}
+	m.reg.MustRegister(m.bus)
 	ready := []ui.Check{{Name: "store", Check: m.store.Ping}}
 	if m.broker != nil {
-		ready = append(ready, ui.Check{Name: "bus", Check: m.brokerReady})
+		ready = append(ready, ui.Check{Name: "broker", Check: m.brokerReady})
 	}
+	ready = append(ready, ui.Check{Name: "bus", Check: m.busReady})
 	router := ui.New(ui.Options{
 		Ready:   ready,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
@@ -121,6 +135,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 		router.Any("/wctp", gin.WrapH(h))
 	}
+	router.GET("/api/v1/agents", m.agentsHandler)
 
 	tlsCfg, certSource, err := tlsConfig(m.cfg.Server, m.cfg.Storage.DataDir)
 	if err != nil {
@@ -313,13 +328,28 @@ func (m *Main) pruneAudit(ctx context.Context) {
 
 func (m *Main) status(ctx context.Context) ui.Status {
 	host, _ := os.Hostname()
-	return ui.Status{Hostname: host, Version: version, Started: m.started, Pages: m.pages.Load(),
+	st := ui.Status{Hostname: host, Version: version, Started: m.started, Pages: m.pages.Load(),
 		AuditHead: m.store.AuditHead().Seq, DataDir: m.cfg.Storage.DataDir}
+	if m.bus != nil {
+		for _, a := range m.bus.Agents() {
+			ua := ui.Agent{ID: a.ID, State: a.State, Version: a.Version, Updated: a.Updated}
+			for _, d := range a.Devices {
+				ua.Devices = append(ua.Devices, ui.Device{ID: d.ID, Kind: d.Kind, State: d.State, Error: d.Error,
+					Since: d.Since, Queue: d.Queue, Done: d.Done, Failed: d.Failed})
+			}
+			st.Agents = append(st.Agents, ua)
+		}
+	}
+	return st
 }
 
 // Close stops everything Open started and closes the store last, after
 // every writer is gone.
 func (m *Main) Close() error {
+	for i := len(m.onClose) - 1; i >= 0; i-- {
+		m.onClose[i]()
+	}
+	m.onClose = nil
 	if m.cancel != nil {
 		m.cancel()
 	}
@@ -331,6 +361,9 @@ func (m *Main) Close() error {
 	}
 	if m.admin != nil {
 		errs = append(errs, m.admin.Close())
+	}
+	if m.bus != nil {
+		m.bus.Close()
 	}
 	if m.broker != nil {
 		errs = append(errs, m.broker.Close())
@@ -378,6 +411,71 @@ func (a adminOps) VerifyAudit(ctx context.Context) (string, error) {
 
 func (a adminOps) RotateKeys(ctx context.Context) (string, error) {
 	return rotateKeys(ctx, a.m.store, a.m.cfg.Storage.KeyFile)
+}
+
+// maxTestPages bounds one test-page request.
+const maxTestPages = 10000
+
+func (a adminOps) TestPage(ctx context.Context, tp admin.TestPage) (string, error) {
+	prio, err := paging.ParsePriority(tp.Priority)
+	if err != nil {
+		return "", err
+	}
+	if tp.Count < 1 || tp.Count > maxTestPages {
+		return "", fmt.Errorf("count must be 1 to %d", maxTestPages)
+	}
+	if err := a.audit(ctx, "bus.test-page", fmt.Sprintf("%d test pages to %s via %s/%s", tp.Count, tp.To, tp.Agent, tp.Device)); err != nil {
+		return "", err
+	}
+	// Queued concurrently, so that the store commits them in groups.
+	keys := make([]string, tp.Count)
+	errs := make([]error, tp.Count)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := range tp.Count {
+		text := tp.Text
+		if tp.Count > 1 {
+			text = fmt.Sprintf("%s #%d", tp.Text, i+1)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			key, err := a.m.bus.Submit(ctx, tp.Agent, &agentapi.Job{Device: tp.Device, Priority: prio,
+				Action: "tap.page", To: tp.To, Text: agentapi.Text(text)})
+			keys[i], errs[i] = key.String(), err
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	return strings.Join(keys, "\n") + "\n", nil
+}
+
+// JobResults reports each job's result, or "pending", one per line:
+// key outcome code attempt resent note.
+func (a adminOps) JobResults(ctx context.Context, jobs []string) (string, error) {
+	if len(jobs) > maxTestPages {
+		return "", fmt.Errorf("at most %d jobs per request", maxTestPages)
+	}
+	var b strings.Builder
+	for _, k := range jobs {
+		id, err := paging.ParseID(k)
+		if err != nil {
+			return "", fmt.Errorf("job %q: %w", k, err)
+		}
+		r, err := a.m.store.JobResult(ctx, id)
+		switch {
+		case errors.Is(err, paging.ErrNotFound):
+			fmt.Fprintf(&b, "%s pending\n", k)
+		case err != nil:
+			return "", err
+		default:
+			fmt.Fprintf(&b, "%s %s code=%s attempt=%d resent=%t note=%q\n", k, r.Outcome, r.Code, r.Attempt, r.Resent, r.Note)
+		}
+	}
+	return b.String(), nil
 }
 
 func (a adminOps) Status(ctx context.Context) (string, error) {

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"pagebridge/firmware-agent/agentapi/link"
 )
 
 // exitConfig is the exit code for a configuration the daemon cannot run
@@ -64,6 +67,19 @@ type BusConfig struct {
 	GatewayPassword string `toml:"gateway_password"`
 	// Agents lists the agents allowed on the bus, with their passwords.
 	Agents []BusAgent `toml:"agent"`
+	// Broker is the external broker (embedded = false): tcp://host:port
+	// on loopback, tls://host:port anywhere else.
+	Broker string `toml:"broker"`
+	// CAFile verifies an external TLS broker's certificate (or the
+	// embedded broker's own, when it is not in the system roots); empty
+	// uses the system roots.
+	CAFile string `toml:"ca_file"`
+	// ClientID is the gateway's fixed MQTT client ID; one per gateway on a
+	// shared broker.
+	ClientID string `toml:"client_id"`
+	// AckTimeout: how long a job published to an agent waits for its ack
+	// before it is published again.
+	AckTimeout Duration `toml:"ack_timeout"`
 }
 
 type BusAgent struct {
@@ -163,8 +179,9 @@ func DefaultConfig() Config {
 		Admin: AdminConfig{Socket: "/run/pagebridge/admin.sock"},
 		Audit: AuditConfig{HeadLogInterval: Duration{15 * time.Minute}},
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
-		Bus:   BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway"},
-		Log:   LogConfig{Level: "info", Format: "text"},
+		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
+			ClientID: "pagebridge-gateway", AckTimeout: Duration{10 * time.Second}},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -276,6 +293,25 @@ func (c *Config) Validate() error {
 			return bad("bus.tls_cert", "tls_cert and tls_key must be set together")
 		}
 	}
+	if !c.Bus.Embedded {
+		if err := link.CheckBroker(c.Bus.Broker); err != nil {
+			return bad("bus.broker", "%v (required when embedded = false)", err)
+		}
+		if !link.Secure(c.Bus.Broker) && !loopbackURL(c.Bus.Broker) {
+			return bad("bus.broker", "off loopback the bus must use TLS (tls://host:port)")
+		}
+		if !loopbackURL(c.Bus.Broker) && len(c.Bus.GatewayPassword) < 12 {
+			return bad("bus.gateway_password", "required (at least 12 characters) for a broker off loopback")
+		}
+	} else if c.Bus.Broker != "" {
+		return bad("bus.broker", "only with embedded = false")
+	}
+	if c.Bus.ClientID == "" {
+		return bad("bus.client_id", "required")
+	}
+	if c.Bus.AckTimeout.Duration < 100*time.Millisecond {
+		return bad("bus.ack_timeout", "at least 100ms")
+	}
 	if len(c.Bus.Agents) > 0 && len(c.Bus.GatewayPassword) < 12 {
 		return bad("bus.gateway_password", "required (at least 12 characters) when agents have credentials")
 	}
@@ -290,6 +326,19 @@ func (c *Config) Validate() error {
 		return bad("log.format", "must be text or json")
 	}
 	return nil
+}
+
+// loopbackURL reports whether a broker URL names a loopback host.
+func loopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil {
+		return false
+	}
+	if u.Hostname() == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(u.Hostname())
+	return ip != nil && ip.IsLoopback()
 }
 
 // credential is an ID and its secret from one of the config's lists.

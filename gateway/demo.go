@@ -55,7 +55,12 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
-		printDemo(stdout, m, root, password, cfg)
+		hw, err := startDemoHardware(m, root)
+		if err != nil {
+			return err
+		}
+		m.OnClose(hw.close)
+		printDemo(stdout, m, root, password, cfg, hw)
 		return nil
 	})
 }
@@ -179,7 +184,7 @@ func seedDemo(ctx context.Context, st *storage.Store, root string) (string, erro
 	return password, err
 }
 
-func printDemo(w io.Writer, m *Main, root, password string, cfg Config) {
+func printDemo(w io.Writer, m *Main, root, password string, cfg Config, hw *demoHardware) {
 	_, port, _ := net.SplitHostPort(m.httpLn.Addr().String())
 	base := "https://localhost:" + port
 	sender := cfg.WCTP.Senders[0]
@@ -188,7 +193,9 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   web UI       %s/   (self-signed certificate: the browser warns once)
   health       %s/healthz
   agent bus    %s
-`, base, base, busAddr(m))
+  hardware     %s/api/v1/agents   (agent demo-agent: simulated paging terminal and modem on ptys in %s)
+  TAP line     %s   (TAP 1.8 over TCP, as a nurse-call serial device server sends it)
+`, base, base, busAddr(m), base, filepath.Join(root, "dev"), hw.tapAddr)
 	if password != "" {
 		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
 	}

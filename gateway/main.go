@@ -43,6 +43,8 @@ commands:
                                 check the audit chain; exit 3 names the first bad entry
   keys rotate  [-config FILE | -data DIR]
                                 new key-encryption key; re-wrap every data key
+  test-page [-config FILE | -data DIR] -agent ID -device ID -to PAGER [-priority P] [-count N] TEXT
+                                send test pages through one device of an agent (daemon running)
   bench   [-short]              measure durable ingest against its targets
   version                       print the version
 
@@ -91,6 +93,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, stdout, stderr)
+	case "test-page":
+		return cmdTestPage(ctx, rest, stdout, stderr)
 	case "audit":
 		if len(rest) > 0 && rest[0] == "verify" {
 			return cmdAuditVerify(ctx, rest[1:], stdout, stderr)

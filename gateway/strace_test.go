@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,8 @@ func TestRepliesFollowFdatasync(t *testing.T) {
 	}
 	wg.Wait()
 
-	dbFD, sockets := procFDs(t, pid)
+	_, port, _ := net.SplitHostPort(d.addr)
+	dbFD, sockets := procFDs(t, pid, port)
 	if dbFD < 0 {
 		t.Fatal("the daemon has no open pagebridge.db")
 	}
@@ -130,14 +132,16 @@ func TestRepliesFollowFdatasync(t *testing.T) {
 }
 
 // procFDs returns the daemon's fd for pagebridge.db and the set of its
-// socket fds.
-func procFDs(t *testing.T, pid int) (int, map[int]bool) {
+// socket fds whose local port is port: the HTTPS connections, not the
+// bus's (the demo's agent and the gateway talk MQTT in the same process).
+func procFDs(t *testing.T, pid int, port string) (int, map[int]bool) {
 	t.Helper()
 	dir := fmt.Sprintf("/proc/%d/fd", pid)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	onPort := socketInodes(t, pid, port)
 	db, socks := -1, map[int]bool{}
 	for _, e := range ents {
 		fd, _ := strconv.Atoi(e.Name())
@@ -148,11 +152,37 @@ func procFDs(t *testing.T, pid int) (int, map[int]bool) {
 		switch {
 		case strings.HasSuffix(link, "/"+dbFile):
 			db = fd
-		case strings.HasPrefix(link, "socket:") && fd > 2:
+		case strings.HasPrefix(link, "socket:[") && fd > 2 && onPort[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")]:
 			socks[fd] = true
 		}
 	}
 	return db, socks
+}
+
+// socketInodes returns the inodes of the process's TCP sockets whose
+// local port is port, from /proc/<pid>/net/tcp and tcp6.
+func socketInodes(t *testing.T, pid int, port string) map[string]bool {
+	t.Helper()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf(":%04X", p)
+	out := map[string]bool{}
+	for _, f := range []string{"tcp", "tcp6"} {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			fields := strings.Fields(line)
+			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+			if len(fields) > 9 && strings.HasSuffix(fields[1], want) {
+				out[fields[9]] = true
+			}
+		}
+	}
+	return out
 }
 
 type traceReport struct {

@@ -262,31 +262,15 @@ func (s *Store) Retry(ctx context.Context, id paging.ID, due time.Time) error {
 	}
 	due = due.UTC()
 	err := s.do(ctx, func(tx *txn) error {
-		b := tx.Bucket(bucketOutbox)
-		v := b.Get(id.Bytes())
-		if v == nil {
-			return paging.ErrNotFound
-		}
-		var r outboxRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("%w: outbox item %s: %v", ErrCorrupt, id, err)
-		}
-		idx := tx.Bucket(bucketOutboxDue)
-		if err := idx.Delete(outboxIndexKey(r.Priority, r.Due, r.ID)); err != nil {
-			return err
-		}
-		r.Due = due
-		r.Tries++
-		// The sealed payload stays valid: it is bound to the item's key,
-		// which does not change.
-		nv, err := json.Marshal(&r)
+		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxDue)
+		r, err := outboxGet(b, idx, id)
 		if err != nil {
 			return err
 		}
-		if err := b.Put(id.Bytes(), nv); err != nil {
-			return err
+		if r == nil {
+			return paging.ErrNotFound
 		}
-		return idx.Put(outboxIndexKey(r.Priority, r.Due, r.ID), nil)
+		return outboxMove(b, idx, r, due)
 	})
 	if err != nil {
 		return fmt.Errorf("retry %s: %w", id, err)
@@ -296,21 +280,7 @@ func (s *Store) Retry(ctx context.Context, id paging.ID, due time.Time) error {
 
 // Sent removes item id; removing one that does not exist is not an error.
 func (s *Store) Sent(ctx context.Context, id paging.ID) error {
-	err := s.do(ctx, func(tx *txn) error {
-		b := tx.Bucket(bucketOutbox)
-		v := b.Get(id.Bytes())
-		if v == nil {
-			return nil
-		}
-		var r outboxRecord
-		if err := json.Unmarshal(v, &r); err != nil {
-			return fmt.Errorf("%w: outbox item %s: %v", ErrCorrupt, id, err)
-		}
-		if err := tx.Bucket(bucketOutboxDue).Delete(outboxIndexKey(r.Priority, r.Due, r.ID)); err != nil {
-			return err
-		}
-		return b.Delete(id.Bytes())
-	})
+	_, err := s.SentBatch(ctx, []paging.ID{id})
 	if err != nil {
 		return fmt.Errorf("sent %s: %w", id, err)
 	}

@@ -45,6 +45,23 @@ type Status struct {
 	DataDir     string
 	Ready       bool
 	ReadyDetail []string
+	// Agents are the hardware agents heard from, with their devices.
+	Agents []Agent
+}
+
+// Agent is one hardware agent as the status page shows it.
+type Agent struct {
+	ID, State, Version string
+	Updated            time.Time
+	Devices            []Device
+}
+
+// Device is one line of an agent: a modem, a paging terminal, a TAP line.
+type Device struct {
+	ID, Kind, State, Error string
+	Since                  time.Time
+	Queue                  int
+	Done, Failed           uint64
 }
 
 // New builds the router: security headers on every response, probes,

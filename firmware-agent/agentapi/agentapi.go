@@ -76,9 +76,15 @@ func Decode(b []byte) (Envelope, error) {
 
 // AgentStatus is an agent's retained status.
 type AgentStatus struct {
-	Agent   string         `json:"agent"`
-	State   string         `json:"state"` // "online", or "offline" (the LWT)
-	Version string         `json:"version"`
+	Agent   string `json:"agent"`
+	State   string `json:"state"` // "online", or "offline" (the LWT)
+	Version string `json:"version"`
+	// Session is new each time the agent process starts: the gateway
+	// re-sends unacknowledged jobs to a new session at once.
+	Session string `json:"session,omitempty"`
+	// Pending counts results and received pages in the agent's spool that
+	// the gateway has not acknowledged yet.
+	Pending int            `json:"pending"`
 	Devices []DeviceStatus `json:"devices,omitempty"`
 }
 

@@ -100,6 +100,13 @@ type Result struct {
 	// Note is non-PHI detail.
 	Note string    `json:"note,omitempty"`
 	At   time.Time `json:"at"`
+	// Attempt is the job's attempt this result is for (Job.Attempt).
+	Attempt int `json:"attempt"`
+	// Resent: an earlier run of this job on the device was in flight when
+	// the agent lost it (a crash, the line failing mid-job), so its outcome
+	// is unknown and the job was run again: the recipient may have it
+	// twice.
+	Resent bool `json:"resent,omitempty"`
 }
 
 // Inbound is a page received on one of the agent's lines.
@@ -163,6 +170,8 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("%w: result: code or note too long", ErrMalformed)
 	case r.At.IsZero():
 		return fmt.Errorf("%w: result: no time", ErrMalformed)
+	case r.Attempt < 1:
+		return fmt.Errorf("%w: result: attempt must be at least 1", ErrMalformed)
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestRoundTrip(t *testing.T) {
 		out Body
 	}{
 		{&Job{Device: "term-1", Priority: paging.PriorityCritical, Action: "tap.page", To: "1002", Text: "CODE BLUE 4W", Attempt: 1}, &Job{}},
-		{&Result{Job: key().String(), Device: "term-1", Outcome: OutcomeUnknown, Code: "211", Note: "re-sent", At: at}, &Result{}},
+		{&Result{Job: key().String(), Device: "term-1", Outcome: OutcomeUnknown, Code: "211", Note: "re-sent", At: at, Attempt: 2, Resent: true}, &Result{}},
 		{&Inbound{Line: "tap-2", Protocol: paging.ProtocolTAP, PagerID: "1002", Priority: paging.PriorityHigh, Text: "bed 4", Received: at}, &Inbound{}},
 		{&Ack{Keys: []string{key().String(), key().String()}}, &Ack{}},
 		{&AgentStatus{Agent: "agent-1", State: "online", Version: "dev", Devices: []DeviceStatus{{ID: "modem-1", Kind: "modem", State: DeviceReady, Since: at, Queue: 3}}}, &AgentStatus{}},

@@ -22,6 +22,8 @@ const (
 	OpAuditVerify = "audit-verify"
 	OpKeysRotate  = "keys-rotate"
 	OpStatus      = "status"
+	OpTestPage    = "test-page"
+	OpJobResults  = "job-results"
 )
 
 type peerKey struct{}
@@ -38,6 +40,21 @@ var ErrNotRunning = errors.New("no daemon is listening on the admin socket")
 // Request is what a client asks.
 type Request struct {
 	Op string `json:"op"`
+	// TestPage is the argument of OpTestPage.
+	TestPage *TestPage `json:"test_page,omitempty"`
+	// Jobs are the job keys OpJobResults asks about.
+	Jobs []string `json:"jobs,omitempty"`
+}
+
+// TestPage asks the gateway to send Count test pages through one device of
+// one agent, to check the hardware path end to end.
+type TestPage struct {
+	Agent    string `json:"agent"`
+	Device   string `json:"device"`
+	To       string `json:"to"`
+	Text     string `json:"text"`
+	Priority string `json:"priority,omitempty"`
+	Count    int    `json:"count,omitempty"`
 }
 
 // Response is the server's answer. For a backup, Size bytes of the database
@@ -58,6 +75,12 @@ type Ops interface {
 	VerifyAudit(ctx context.Context) (string, error)
 	RotateKeys(ctx context.Context) (string, error)
 	Status(ctx context.Context) (string, error)
+	// TestPage queues test pages and returns their job keys, one per
+	// line.
+	TestPage(ctx context.Context, p TestPage) (string, error)
+	// JobResults returns one line per job: its key and what became of
+	// it, or "pending".
+	JobResults(ctx context.Context, jobs []string) (string, error)
 }
 
 // Server serves Ops on a Unix socket.
@@ -158,13 +181,17 @@ func peerUID(c *net.UnixConn) (uint32, error) {
 	return cred.Uid, nil
 }
 
+// maxRequest bounds a request line: a job-results request carries up to
+// 10,000 job keys.
+const maxRequest = 1 << 20
+
 func (s *Server) handle(c *net.UnixConn) {
 	ctx := context.Background()
 	enc := json.NewEncoder(c)
 	// Read the request before judging the peer, so that a refused client
 	// reads its refusal instead of a broken pipe.
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	line, rerr := bufio.NewReader(io.LimitReader(c, 4096)).ReadBytes('\n')
+	line, rerr := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
 	c.SetReadDeadline(time.Time{})
 	uid, err := peerUID(c)
 	if err != nil || !s.allowed[uid] {
@@ -200,6 +227,14 @@ func (s *Server) handle(c *net.UnixConn) {
 		result, err = s.ops.RotateKeys(ctx)
 	case OpStatus:
 		result, err = s.ops.Status(ctx)
+	case OpTestPage:
+		if req.TestPage == nil {
+			err = errors.New("test-page: no arguments")
+			break
+		}
+		result, err = s.ops.TestPage(ctx, *req.TestPage)
+	case OpJobResults:
+		result, err = s.ops.JobResults(ctx, req.Jobs)
 	default:
 		err = fmt.Errorf("unknown operation %q", req.Op)
 	}
@@ -224,12 +259,17 @@ func (s *Server) Close() error {
 // Call sends one request and returns the response. For OpBackup use
 // Backup instead.
 func Call(ctx context.Context, path string, op string) (Response, error) {
+	return Do(ctx, path, Request{Op: op})
+}
+
+// Do sends req and returns the response.
+func Do(ctx context.Context, path string, req Request) (Response, error) {
 	c, err := dial(ctx, path)
 	if err != nil {
 		return Response{}, err
 	}
 	defer c.Close()
-	if err := json.NewEncoder(c).Encode(Request{Op: op}); err != nil {
+	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return Response{}, err
 	}
 	var resp Response

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -34,6 +35,29 @@ func (f *fakeOps) RotateKeys(context.Context) (string, error) {
 	return "rotated", nil
 }
 func (f *fakeOps) Status(context.Context) (string, error) { return "running", nil }
+func (f *fakeOps) TestPage(_ context.Context, p TestPage) (string, error) {
+	return fmt.Sprintf("%d to %s via %s/%s", p.Count, p.To, p.Agent, p.Device), nil
+}
+
+func (f *fakeOps) JobResults(_ context.Context, jobs []string) (string, error) {
+	return strings.Join(jobs, ","), nil
+}
+
+func TestTestPageCarriesArguments(t *testing.T) {
+	path := listen(t, &fakeOps{})
+	r, err := Do(context.Background(), path, Request{Op: OpTestPage, TestPage: &TestPage{Agent: "a1", Device: "t1", To: "1002", Count: 3}})
+	if err != nil || !r.OK || r.Result != "3 to 1002 via a1/t1" {
+		t.Fatalf("test-page: %+v, %v", r, err)
+	}
+	r, err = Do(context.Background(), path, Request{Op: OpJobResults, Jobs: []string{"a", "b"}})
+	if err != nil || !r.OK || r.Result != "a,b" {
+		t.Fatalf("job-results: %+v, %v", r, err)
+	}
+	r, err = Do(context.Background(), path, Request{Op: OpTestPage})
+	if err != nil || r.OK || !strings.Contains(r.Error, "no arguments") {
+		t.Fatalf("test-page without arguments: %+v, %v", r, err)
+	}
+}
 
 func listen(t *testing.T, ops Ops) string {
 	t.Helper()

@@ -30,6 +30,9 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/paging"
 )
 
 // Message is a message received from the broker. Ack tells the broker it
@@ -226,4 +229,45 @@ func (l *Link) PublishWait(ctx context.Context, topic string, retained bool, pay
 func (l *Link) Close(quiesce time.Duration) {
 	l.connected.Store(false)
 	l.c.Disconnect(uint(quiesce / time.Millisecond))
+}
+
+// Batches takes messages from in as they come, at most max at a time:
+// whatever is waiting when the first arrives goes with it. fn handles
+// each batch (one commit, one ack for all); Batches returns when ctx ends.
+func Batches(ctx context.Context, in <-chan Message, max int, fn func(context.Context, []Message)) {
+	batch := make([]Message, 0, max)
+	for {
+		batch = batch[:0]
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-in:
+			batch = append(batch, m)
+		}
+	drain:
+		for len(batch) < max {
+			select {
+			case m := <-in:
+				batch = append(batch, m)
+			default:
+				break drain
+			}
+		}
+		fn(ctx, batch)
+	}
+}
+
+// PublishAcks publishes keys as application-level acks on topic, split
+// at agentapi.MaxKeys per message.
+func (l *Link) PublishAcks(topic string, keys []string, now time.Time) error {
+	for len(keys) > 0 {
+		n := min(len(keys), agentapi.MaxKeys)
+		p, err := agentapi.Encode(paging.NewID(now), now, &agentapi.Ack{Keys: keys[:n]})
+		if err != nil {
+			return err
+		}
+		l.Publish(topic, false, p)
+		keys = keys[n:]
+	}
+	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package agent
 
 import (
 	"os"
@@ -19,6 +19,17 @@ func TestConfig(t *testing.T) {
 		{"bad tcp", "[[device]]\nid='m'\nkind='modem'\nport='tcp://nohost'\n", "device[0]: serialport: bad config: tcp address"},
 		{"parity", "[[device]]\nid='m'\nkind='modem'\nport='/dev/x'\nparity='weird'\n", "parity"},
 		{"syntax", "[[device]\n", "config"},
+		{"espa not yet", "[[device]]\nid='e'\nkind='espa-line'\nport='/dev/x'\n", "not supported"},
+		{"key in data dir", "[agent]\nid='a'\ndata_dir='/var/lib/pa'\nkey_file='/var/lib/pa/k'\n", "agent.key_file: must be outside"},
+		{"plain off loopback", "[bus]\nbroker='tcp://10.0.0.5:1883'\n", "must use TLS"},
+		{"tls needs password", "[bus]\nbroker='tls://10.0.0.5:8883'\n", "bus.password"},
+		{"tls ok", "[bus]\nbroker='tls://10.0.0.5:8883'\npassword='0123456789abc'\n", ""},
+		{"bad broker", "[bus]\nbroker='http://x'\n", "bus.broker"},
+		{"listen for modem", "[[device]]\nid='m'\nkind='modem'\nport='listen://127.0.0.1:4000'\n", "listen://"},
+		{"listen tap", "[[device]]\nid='t'\nkind='tap-line'\nport='listen://127.0.0.1:4000'\n", ""},
+		{"relative port", "[[device]]\nid='t'\nkind='tap-line'\nport='ttyUSB0'\n", "absolute device path"},
+		{"bad id", "[[device]]\nid='a/b'\nkind='tap-line'\nport='/dev/x'\n", "device[0].id"},
+		{"long password", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\npassword='1234567'\n", "at most 6"},
 	}
 	for _, c := range cases {
 		p := filepath.Join(t.TempDir(), "agent.toml")
@@ -27,17 +38,5 @@ func TestConfig(t *testing.T) {
 		if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
 			t.Errorf("%s: err %v, want %q", c.name, err, c.wantErr)
 		}
-	}
-}
-
-func TestBadConfigExitCode(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "agent.toml")
-	os.WriteFile(p, []byte("[[device]]\nkind='nope'\n"), 0o600)
-	var out, errb strings.Builder
-	if code := run([]string{"-config", p}, &out, &errb); code != exitConfig {
-		t.Fatalf("exit %d, want %d; %s", code, exitConfig, errb.String())
-	}
-	if code := run([]string{"-version"}, &out, &errb); code != exitOK {
-		t.Fatal("version")
 	}
 }

@@ -1,0 +1,227 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/firmware-agent/serialport"
+)
+
+// Config is the agent's one configuration file.
+type Config struct {
+	Agent   AgentConfig    `toml:"agent"`
+	Bus     BusConfig      `toml:"bus"`
+	Devices []DeviceConfig `toml:"device"`
+}
+
+// AgentConfig names the agent and where it keeps its spool.
+type AgentConfig struct {
+	// ID names the agent on the bus; fixed, so its MQTT session persists.
+	// It is also its MQTT user name.
+	ID string `toml:"id"`
+	// DataDir holds the spool (spool.db).
+	DataDir string `toml:"data_dir"`
+	// KeyFile is the key-encryption key that seals PHI in the spool. It
+	// must be outside DataDir, so that a copied data dir decrypts nothing.
+	KeyFile string `toml:"key_file"`
+	// CreateKey creates KeyFile if it does not exist (demo, tests; the
+	// package's postinst creates it in production).
+	CreateKey bool `toml:"create_key"`
+}
+
+// BusConfig says how the agent reaches the broker.
+type BusConfig struct {
+	// Broker is tcp://host:port on loopback, or tls://host:port (also
+	// ssl://, mqtts://) anywhere else.
+	Broker string `toml:"broker"`
+	// Password is the agent's bus password (the gateway's [[bus.agent]]
+	// entry); required off loopback. The user name is the agent's ID.
+	Password string `toml:"password"`
+	// CAFile verifies a TLS broker's certificate; empty uses the system
+	// roots.
+	CAFile string `toml:"ca_file"`
+	// AckTimeout: how long an item published to the gateway waits for its
+	// ack before it is published again.
+	AckTimeout Duration `toml:"ack_timeout"`
+}
+
+// Duration is a time.Duration written as "10s" in TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DeviceConfig is one line the agent owns.
+type DeviceConfig struct {
+	ID   string `toml:"id"`
+	Kind string `toml:"kind"`
+	// Port is a serial device path (/dev/serial/by-id/…), tcp://host:port
+	// for a serial device server, or listen://addr for senders that
+	// connect to us.
+	Port     string `toml:"port"`
+	Baud     int    `toml:"baud"`
+	DataBits int    `toml:"data_bits"`
+	Parity   string `toml:"parity"`
+	StopBits int    `toml:"stop_bits"`
+	Flow     string `toml:"flow"`
+	// Password is the TAP logon password: the one we send to a paging
+	// terminal, or the one senders must give on a tap-line.
+	Password string `toml:"password"`
+	// MaxInFlight bounds how many jobs the device is given at once (marked
+	// in flight together in the spool). After a crash, those are the jobs
+	// re-sent with "outcome unknown". Default 1.
+	MaxInFlight int `toml:"max_in_flight"`
+}
+
+// Line is the device's serial (or tcp://) line configuration.
+func (d DeviceConfig) Line() serialport.Config {
+	return serialport.Config{Path: d.Port, Baud: d.Baud, DataBits: d.DataBits, StopBits: d.StopBits, Parity: d.Parity, Flow: d.Flow}
+}
+
+// Listen returns the address of a listen:// port.
+func (d DeviceConfig) Listen() (string, bool) { return strings.CutPrefix(d.Port, "listen://") }
+
+// Device kinds.
+const (
+	KindModem          = "modem"
+	KindPagingTerminal = "paging-terminal"
+	KindTAPLine        = "tap-line"
+	KindESPALine       = "espa-line"
+)
+
+// DefaultConfig is the configuration before the file is read.
+func DefaultConfig() Config {
+	return Config{
+		Agent: AgentConfig{ID: "agent-1", DataDir: "/var/lib/pagebridge-agent", KeyFile: "/etc/pagebridge/keys/agent-kek"},
+		Bus:   BusConfig{Broker: "tcp://127.0.0.1:18830", AckTimeout: Duration{10 * time.Second}},
+	}
+}
+
+// LoadConfig reads path over the defaults and validates it; errors name the
+// key.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, fmt.Errorf("config: %s: unknown key", und[0])
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks the whole configuration; serial settings are checked as
+// the line will open them (defaults 9600 8N1, no flow control).
+func (c *Config) Validate() error {
+	a := c.Agent
+	switch {
+	case !agentapi.ValidID(a.ID):
+		return errors.New("config: agent.id: required: letters, digits, '.', '_' or '-', at most 63")
+	case !filepath.IsAbs(a.DataDir):
+		return errors.New("config: agent.data_dir: must be an absolute path")
+	case !filepath.IsAbs(a.KeyFile):
+		return errors.New("config: agent.key_file: must be an absolute path")
+	case inside(a.DataDir, a.KeyFile):
+		return errors.New("config: agent.key_file: must be outside agent.data_dir, so that a copy of the data dir decrypts nothing")
+	}
+	if err := link.CheckBroker(c.Bus.Broker); err != nil {
+		return fmt.Errorf("config: bus.broker: %v", err)
+	}
+	if !link.Secure(c.Bus.Broker) && !loopbackURL(c.Bus.Broker) {
+		return errors.New("config: bus.broker: off loopback the bus must use TLS (tls://host:port)")
+	}
+	if !loopbackURL(c.Bus.Broker) && len(c.Bus.Password) < 12 {
+		return errors.New("config: bus.password: required (at least 12 characters) off loopback")
+	}
+	if c.Bus.CAFile != "" {
+		if _, err := os.Stat(c.Bus.CAFile); err != nil {
+			return fmt.Errorf("config: bus.ca_file: %v", err)
+		}
+	}
+	if c.Bus.AckTimeout.Duration < 100*time.Millisecond {
+		return errors.New("config: bus.ack_timeout: at least 100ms")
+	}
+	seen := map[string]bool{}
+	for i := range c.Devices {
+		d := &c.Devices[i]
+		key := fmt.Sprintf("config: device[%d]", i)
+		switch {
+		case d.ID == "":
+			return fmt.Errorf("%s.id: required", key)
+		case !agentapi.ValidID(d.ID):
+			return fmt.Errorf("%s.id: %q: letters, digits, '.', '_' or '-', at most 63", key, d.ID)
+		case seen[d.ID]:
+			return fmt.Errorf("%s.id: duplicate device %q", key, d.ID)
+		case d.Port == "":
+			return fmt.Errorf("%s.port: required", key)
+		case d.MaxInFlight < 0 || d.MaxInFlight > 256:
+			return fmt.Errorf("%s.max_in_flight: 1 to 256", key)
+		case len(d.Password) > 6:
+			return fmt.Errorf("%s.password: TAP passwords are at most 6 characters", key)
+		}
+		switch d.Kind {
+		case KindModem, KindPagingTerminal, KindTAPLine:
+		case KindESPALine:
+			return fmt.Errorf("%s.kind: espa-line is not supported by this version of the agent", key)
+		default:
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line)", key, d.Kind)
+		}
+		seen[d.ID] = true
+		if d.MaxInFlight == 0 {
+			d.MaxInFlight = 1
+		}
+		if addr, ok := d.Listen(); ok {
+			if d.Kind != KindTAPLine {
+				return fmt.Errorf("%s.port: listen:// is for lines senders connect to (tap-line)", key)
+			}
+			if _, _, err := net.SplitHostPort(addr); err != nil {
+				return fmt.Errorf("%s.port: %v", key, err)
+			}
+			continue
+		}
+		if !filepath.IsAbs(d.Port) && !strings.HasPrefix(d.Port, "tcp://") {
+			return fmt.Errorf("%s.port: want an absolute device path (/dev/serial/by-id/…), tcp://host:port or listen://addr", key)
+		}
+		if err := d.Line().Validate(); err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+func loopbackURL(s string) bool {
+	_, rest, _ := strings.Cut(s, "://")
+	host, _, err := net.SplitHostPort(rest)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// inside reports whether p is dir or below it.
+func inside(dir, p string) bool {
+	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
+	return err == nil && (rel == "." || !strings.HasPrefix(rel, ".."))
+}

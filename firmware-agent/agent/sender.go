@@ -1,0 +1,129 @@
+package agent
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/jobqueue"
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+)
+
+// sender publishes the spool's items for the gateway (results, inbound
+// pages), critical first, and publishes each again until the gateway
+// acknowledges it: after AckTimeout, and at once after a reconnect. The
+// spool is the record; the sender's map is its schedule.
+type sender struct {
+	a     *Agent
+	queue *jobqueue.Queue[paging.ID]
+
+	mu    sync.Mutex
+	items map[paging.ID]*outItem
+}
+
+type outItem struct {
+	topic   string
+	prio    paging.Priority
+	payload []byte
+	sent    time.Time // zero: not yet published
+	queued  bool
+}
+
+func newSender(a *Agent) *sender {
+	return &sender{a: a, queue: jobqueue.New[paging.ID](), items: map[paging.ID]*outItem{}}
+}
+
+// add schedules items already committed to the spool.
+func (s *sender) add(items []storage.SpoolItem) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range items {
+		if _, ok := s.items[it.Key]; ok {
+			continue
+		}
+		topic := agentapi.ResultTopic(s.a.cfg.Agent.ID)
+		if it.Kind == agentapi.KindInbound {
+			topic = agentapi.InboundTopic(s.a.cfg.Agent.ID)
+		}
+		s.items[it.Key] = &outItem{topic: topic, prio: it.Priority, payload: []byte(it.Payload.Reveal()), queued: true}
+		s.queue.Push(it.Priority, it.Key)
+	}
+}
+
+// acked forgets items the gateway committed (and the spool deleted).
+func (s *sender) acked(ids []paging.ID) {
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.items, id)
+	}
+	empty := len(s.items) == 0
+	s.mu.Unlock()
+	if empty {
+		s.a.poke() // the gateway has everything: say so
+	}
+}
+
+func (s *sender) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.items)
+}
+
+// resendAll queues every item not already queued: after a reconnect
+// nothing in flight can be relied on.
+func (s *sender) resendAll() {
+	s.requeue(func(*outItem) bool { return true })
+}
+
+func (s *sender) requeue(pred func(*outItem) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, it := range s.items {
+		if !it.queued && pred(it) {
+			it.queued = true
+			s.queue.Push(it.prio, id)
+		}
+	}
+}
+
+func (s *sender) run(ctx context.Context) {
+	timeout := s.a.cfg.Bus.AckTimeout.Duration
+	go func() {
+		t := time.NewTicker(timeout / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				now := time.Now()
+				s.requeue(func(it *outItem) bool { return now.Sub(it.sent) >= timeout })
+			}
+		}
+	}()
+	for {
+		id, err := s.queue.Pop(ctx)
+		if err != nil {
+			return
+		}
+		for !s.a.link.Connected() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+		s.mu.Lock()
+		it := s.items[id]
+		if it == nil { // acknowledged while queued
+			s.mu.Unlock()
+			continue
+		}
+		it.queued, it.sent = false, time.Now()
+		topic, payload := it.topic, it.payload
+		s.mu.Unlock()
+		s.a.link.Publish(topic, false, payload)
+	}
+}

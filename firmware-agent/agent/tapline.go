@@ -1,0 +1,164 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/tap"
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+)
+
+// serveTAP is the terminal role on one connection or serial line: senders
+// (nurse call, switchboards, alarm panels) send pages; each is in the
+// spool before the sender hears 211.
+func (d *device) serveTAP(ctx context.Context, rw io.ReadWriter) error {
+	cfg := tap.TerminalConfig{Password: d.cfg.Password}
+	return tap.ServeTerminal(ctx, rw, cfg, func(ctx context.Context, p tap.Page) tap.Reply {
+		return d.acceptPage(ctx, p)
+	})
+}
+
+// acceptPage makes a page received on the line durable in the spool and
+// schedules it for the gateway.
+func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
+	now := d.a.clock.Now()
+	key := paging.NewID(now)
+	in := agentapi.Inbound{Line: d.cfg.ID, Protocol: paging.ProtocolTAP, PagerID: p.ID,
+		Priority: paging.PriorityNormal, Text: agentapi.TextOf(p.Text), Received: now}
+	payload, err := agentapi.Encode(key, now, &in)
+	if err != nil {
+		d.failed.Add(1)
+		return tap.Rejected(tap.CodeFormat, "Message format error")
+	}
+	it := storage.SpoolItem{Key: key, Kind: agentapi.KindInbound, Priority: in.Priority,
+		Payload: paging.NewPHI(string(payload)), Created: now}
+	if _, err := d.a.spool.PutItems(ctx, []storage.SpoolItem{it}); err != nil {
+		d.failed.Add(1)
+		if n, ok := d.a.rejectLog.Allow("spool-inbound"); ok {
+			d.a.log.Error("spool: page not stored; sender told to try later", "device", d.cfg.ID, "err", err, "repeats", n)
+		}
+		return tap.Resend(tap.CodeTryLater, "Try later")
+	}
+	d.done.Add(1)
+	d.a.out.add([]storage.SpoolItem{it})
+	d.a.poke()
+	return tap.Accepted()
+}
+
+// maxSenders bounds the connections of one listening TAP line.
+const maxSenders = 32
+
+// listen serves a TAP line over TCP: senders (serial device servers in
+// TCP client mode, TAP-over-IP systems) connect to us.
+func (d *device) listen(ctx context.Context, addr string) {
+	backoff := 250 * time.Millisecond
+	for ctx.Err() == nil {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			d.setState(agentapi.DeviceFailing, err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		d.setAddr(ln.Addr().String())
+		d.setState(agentapi.DeviceReady, nil)
+		d.serveListener(ctx, ln)
+	}
+	d.setState(agentapi.DeviceAbsent, nil)
+}
+
+func (d *device) serveListener(ctx context.Context, ln net.Listener) {
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]bool{}
+		wg    sync.WaitGroup
+	)
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	sem := make(chan struct{}, maxSenders)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil {
+				d.setState(agentapi.DeviceFailing, err)
+				ln.Close()
+			}
+			break
+		}
+		select {
+		case sem <- struct{}{}:
+		default:
+			d.a.log.Warn("TAP line: too many senders; connection refused", "device", d.cfg.ID, "from", c.RemoteAddr().String())
+			c.Close()
+			continue
+		}
+		mu.Lock()
+		conns[c] = true
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			err := d.serveTAP(ctx, &timeoutConn{Conn: c})
+			if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
+				d.a.log.Info("TAP sender left", "device", d.cfg.ID, "from", c.RemoteAddr().String(), "err", err)
+			}
+			c.Close()
+			mu.Lock()
+			delete(conns, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+}
+
+// timeoutConn reads like a serial line: a read with no data for
+// readTimeout returns (0, nil), so the session can check its timers.
+type timeoutConn struct{ net.Conn }
+
+const readTimeout = 100 * time.Millisecond
+
+func (c *timeoutConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(readTimeout))
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, nil
+	}
+	return n, err
+}
+
+func (d *device) setAddr(a string) {
+	d.mu.Lock()
+	d.addr = a
+	d.mu.Unlock()
+}
+
+// ListenAddr returns the address a listening line (listen://) is bound
+// to, once it is.
+func (a *Agent) ListenAddr(device string) string {
+	d := a.devices[device]
+	if d == nil {
+		return ""
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.addr
+}

@@ -1,0 +1,527 @@
+// Package agentbus is the gateway's end of the bus: it publishes jobs from
+// the outbox to agents, takes their results and the pages their lines
+// received, acknowledges each only after the gateway's commit, and keeps
+// the agents' retained status (device health) for the API and /metrics.
+//
+// Nothing here trusts the broker. A job stays in the outbox until the agent
+// acknowledges that its spool holds it, and is published again after
+// AckTimeout, after the agent comes back online and after the gateway's own
+// reconnect; the agent deduplicates by the job's idempotency key. Results and
+// inbound pages are deduplicated by theirs in the store (the Sink).
+//
+// # Caveats
+//
+//   - Only outbox items whose topic is an agent job topic are published
+//     here; the outbox is shared, and other items are left to their own
+//     senders.
+//   - An agent that never acknowledges gets its jobs again every
+//     AckTimeout, with the outbox's try count going up, for ever: giving up
+//     is the delivery engine's decision (escalation), not the bus's.
+package agentbus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/gateway/paging"
+)
+
+// Outbox is where jobs wait until their agent has them.
+type Outbox interface {
+	Enqueue(ctx context.Context, it paging.OutboxItem) error
+	DueOutbox(ctx context.Context, now time.Time, limit int) ([]paging.OutboxItem, error)
+	RetryBatch(ctx context.Context, ids []paging.ID, due time.Time) error
+	SentBatch(ctx context.Context, ids []paging.ID) (int, error)
+}
+
+// Sink makes what agents report durable. Both calls are idempotent by key
+// and return nil only after the commit; an error means nothing was stored
+// and the agent will send it again.
+type Sink interface {
+	Inbound(ctx context.Context, agent string, key paging.ID, in *agentapi.Inbound) error
+	Result(ctx context.Context, agent string, key paging.ID, r *agentapi.Result) error
+}
+
+// Options configure a Bridge.
+type Options struct {
+	// Link names the broker and the gateway's credentials; Start fills in
+	// the subscriptions and handlers. ClientID defaults to
+	// "pagebridge-gateway".
+	Link   link.Options
+	Outbox Outbox
+	Sink   Sink
+	Clock  paging.Clock
+	// AckTimeout is how long a published job waits for the agent's ack
+	// before it is published again. Default 10s.
+	AckTimeout time.Duration
+	Logger     *slog.Logger
+}
+
+// Stats are the bridge's counters since start.
+type Stats struct {
+	Published, Acked, Results, Inbound, Rejected, Duplicates uint64
+	InFlight                                                 int
+}
+
+// Bridge is the running gateway end of the bus.
+type Bridge struct {
+	opts  Options
+	log   *slog.Logger
+	link  *link.Link
+	clock paging.Clock
+
+	wake    chan struct{}
+	reports chan link.Message // results and inbound pages
+	acks    chan link.Message
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	inflight map[string]map[paging.ID]struct{} // agent → published, not acked
+	agents   map[string]*agentState
+
+	published, acked, results, inbound, rejected, dups atomic.Uint64
+	rejectLog                                          *link.Throttle
+}
+
+type agentState struct {
+	status  agentapi.AgentStatus
+	updated time.Time
+}
+
+const topicAgents = agentapi.TopicRoot + "/agent/"
+
+// Start connects to the broker and runs the bridge until Close.
+func Start(opts Options) (*Bridge, error) {
+	if opts.Outbox == nil || opts.Sink == nil {
+		return nil, errors.New("agentbus: outbox and sink required")
+	}
+	if opts.Clock == nil {
+		opts.Clock = paging.SystemClock{}
+	}
+	if opts.AckTimeout <= 0 {
+		opts.AckTimeout = 10 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Link.ClientID == "" {
+		opts.Link.ClientID = "pagebridge-gateway"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Bridge{
+		opts: opts, log: opts.Logger.With("component", "bus"), clock: opts.Clock,
+		wake:     make(chan struct{}, 1),
+		reports:  make(chan link.Message, 4096),
+		acks:     make(chan link.Message, 1024),
+		cancel:   cancel,
+		inflight: map[string]map[paging.ID]struct{}{},
+		agents:   map[string]*agentState{},
+	}
+	b.rejectLog = link.NewThrottle(time.Minute)
+	lo := opts.Link
+	lo.Logger = b.log
+	lo.Subscribe = []string{
+		topicAgents + "+/status",
+		topicAgents + "+/result",
+		topicAgents + "+/inbound",
+		topicAgents + "+/ack/to-gateway",
+	}
+	lo.OnMessage = b.onMessage
+	lo.OnConnect = func() { b.resendAll(ctx) }
+	l, err := link.Open(lo)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("agentbus: %w", err)
+	}
+	b.link = l
+	b.wg.Add(3)
+	go func() { defer b.wg.Done(); b.pump(ctx) }()
+	go func() { defer b.wg.Done(); b.takeReports(ctx) }()
+	go func() { defer b.wg.Done(); b.takeAcks(ctx) }()
+	return b, nil
+}
+
+// Close stops the bridge and disconnects. Nothing is lost: what was not
+// acknowledged is in the outbox or the agents' spools.
+func (b *Bridge) Close() {
+	b.cancel()
+	b.wg.Wait()
+	b.link.Close(250 * time.Millisecond)
+}
+
+// Connected reports whether the gateway is on the bus.
+func (b *Bridge) Connected() bool { return b.link.Connected() }
+
+// Submit makes job durable in the outbox, for agent, and wakes the
+// publisher. It returns the job's idempotency key.
+func (b *Bridge) Submit(ctx context.Context, agent string, job *agentapi.Job) (paging.ID, error) {
+	if !agentapi.ValidID(agent) {
+		return paging.ID{}, fmt.Errorf("agentbus: %w: bad agent id", paging.ErrInvalid)
+	}
+	if job.Attempt == 0 {
+		job.Attempt = 1
+	}
+	now := b.clock.Now()
+	key := paging.NewID(now)
+	payload, err := agentapi.Encode(key, now, job)
+	if err != nil {
+		return paging.ID{}, fmt.Errorf("agentbus: %w: %v", paging.ErrInvalid, err)
+	}
+	it := paging.OutboxItem{ID: key, Due: now, Priority: job.Priority,
+		Topic: agentapi.JobTopic(agent, job.Device), Payload: paging.NewPHI(string(payload))}
+	if err := b.opts.Outbox.Enqueue(ctx, it); err != nil {
+		return paging.ID{}, err
+	}
+	b.poke()
+	return key, nil
+}
+
+func (b *Bridge) poke() {
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pump publishes due jobs, critical first, and defers each until its ack.
+func (b *Bridge) pump(ctx context.Context) {
+	const batch = 512
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		n := 0
+		if b.link.Connected() {
+			var err error
+			if n, err = b.publishDue(ctx, batch); err != nil && ctx.Err() == nil {
+				b.log.Error("outbox", "err", err)
+			}
+		}
+		if n == batch {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+		case <-b.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
+	now := b.clock.Now()
+	items, err := b.opts.Outbox.DueOutbox(ctx, now, limit)
+	if err != nil {
+		return 0, err
+	}
+	ids := make([]paging.ID, 0, len(items))
+	for _, it := range items {
+		agent, ok := jobAgent(it.Topic)
+		if !ok {
+			continue // another sender's item
+		}
+		b.link.Publish(it.Topic, false, []byte(it.Payload.Reveal()))
+		b.published.Add(1)
+		b.mu.Lock()
+		m := b.inflight[agent]
+		if m == nil {
+			m = map[paging.ID]struct{}{}
+			b.inflight[agent] = m
+		}
+		m[it.ID] = struct{}{}
+		b.mu.Unlock()
+		ids = append(ids, it.ID)
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	return len(ids), b.opts.Outbox.RetryBatch(ctx, ids, now.Add(b.opts.AckTimeout))
+}
+
+// jobAgent returns the agent of a job topic.
+func jobAgent(topic string) (string, bool) {
+	rest, ok := strings.CutPrefix(topic, topicAgents)
+	if !ok || !strings.HasSuffix(rest, "/job") {
+		return "", false
+	}
+	agent, _, ok := strings.Cut(rest, "/device/")
+	return agent, ok
+}
+
+// resendAll makes every job published and not yet acknowledged due now:
+// after a reconnect nothing in flight can be relied on.
+func (b *Bridge) resendAll(ctx context.Context) {
+	b.mu.Lock()
+	agents := make([]string, 0, len(b.inflight))
+	for a := range b.inflight {
+		agents = append(agents, a)
+	}
+	b.mu.Unlock()
+	for _, a := range agents {
+		b.resend(ctx, a)
+	}
+	b.poke()
+}
+
+func (b *Bridge) resend(ctx context.Context, agent string) {
+	b.mu.Lock()
+	ids := make([]paging.ID, 0, len(b.inflight[agent]))
+	for id := range b.inflight[agent] {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if err := b.opts.Outbox.RetryBatch(ctx, ids, b.clock.Now()); err != nil && ctx.Err() == nil {
+		b.log.Error("outbox: re-send after reconnect", "agent", agent, "err", err)
+		return
+	}
+	b.log.Info("re-sending unacknowledged jobs", "agent", agent, "jobs", len(ids))
+	b.poke()
+}
+
+// onMessage routes a message from paho's goroutine; it never blocks for
+// long.
+func (b *Bridge) onMessage(m link.Message) {
+	rest, ok := strings.CutPrefix(m.Topic(), topicAgents)
+	if !ok {
+		b.reject(m, "", errors.New("topic outside the agent tree"))
+		return
+	}
+	agent, sub, _ := strings.Cut(rest, "/")
+	switch sub {
+	case "status":
+		b.onStatus(agent, m)
+		m.Ack()
+	case "result", "inbound":
+		b.reports <- m
+	case "ack/to-gateway":
+		b.acks <- m
+	default:
+		b.reject(m, agent, fmt.Errorf("unexpected topic %q", m.Topic()))
+	}
+}
+
+func (b *Bridge) reject(m link.Message, agent string, err error) {
+	b.rejected.Add(1)
+	if n, ok := b.rejectLog.Allow(agent); ok {
+		b.log.Warn("bus payload rejected", "agent", agent, "topic", m.Topic(), "bytes", len(m.Payload()), "err", err, "repeats", n)
+	}
+	m.Ack()
+}
+
+func (b *Bridge) onStatus(agent string, m link.Message) {
+	if len(m.Payload()) == 0 {
+		return // a retained status cleared
+	}
+	var st agentapi.AgentStatus
+	_, err := agentapi.Open(m.Payload(), &st)
+	if err == nil && st.Agent != agent {
+		err = fmt.Errorf("status of agent %q on agent %q's topic", st.Agent, agent)
+	}
+	if err != nil {
+		b.reject(m, agent, err)
+		return
+	}
+	b.mu.Lock()
+	prev := b.agents[agent]
+	// A new session (the agent restarted) or a return from offline: what
+	// it had not acknowledged, it may never have seen.
+	cameOnline := st.State == "online" && (prev == nil || prev.status.State != "online" || prev.status.Session != st.Session)
+	b.agents[agent] = &agentState{status: st, updated: b.clock.Now()}
+	b.mu.Unlock()
+	if prev == nil || prev.status.State != st.State {
+		b.log.Info("agent "+st.State, "agent", agent, "version", st.Version, "devices", len(st.Devices))
+	}
+	if cameOnline {
+		// A new session: what it had not acknowledged, it may never have
+		// seen. Not in paho's goroutine: RetryBatch waits for a commit.
+		go b.resend(context.Background(), agent)
+	}
+}
+
+// takeReports handles results and inbound pages in batches: the sink's
+// commits run concurrently and group-commit, then one ack per agent.
+func (b *Bridge) takeReports(ctx context.Context) {
+	link.Batches(ctx, b.reports, 256, b.handleReports)
+}
+
+func (b *Bridge) handleReports(ctx context.Context, batch []link.Message) {
+	type done struct {
+		agent string
+		key   string
+		ok    bool
+	}
+	out := make([]done, len(batch))
+	var wg sync.WaitGroup
+	for i, m := range batch {
+		rest := strings.TrimPrefix(m.Topic(), topicAgents)
+		agent, sub, _ := strings.Cut(rest, "/")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key, err := b.report(ctx, agent, sub, m.Payload())
+			switch {
+			case errors.Is(err, agentapi.ErrMalformed) || errors.Is(err, agentapi.ErrVersion) || errors.Is(err, agentapi.ErrTooLarge):
+				b.reject(m, agent, err)
+			case err != nil:
+				if n, ok := b.rejectLog.Allow("commit:" + agent); ok {
+					b.log.Error("agent report not stored; the agent will send it again", "agent", agent, "err", err, "repeats", n)
+				}
+			default:
+				out[i] = done{agent: agent, key: key, ok: true}
+			}
+		}()
+	}
+	wg.Wait()
+	keys := map[string][]string{}
+	for _, d := range out {
+		if d.ok {
+			keys[d.agent] = append(keys[d.agent], d.key)
+		}
+	}
+	b.sendAcks(keys)
+	for i, m := range batch {
+		if out[i].ok {
+			m.Ack()
+		}
+	}
+	// Messages whose commit failed are acknowledged to the broker too:
+	// the agent's spool re-sends them, and holding them would only fill
+	// the broker's in-flight window.
+	for i, m := range batch {
+		if !out[i].ok {
+			m.Ack()
+		}
+	}
+}
+
+func (b *Bridge) report(ctx context.Context, agent, sub string, payload []byte) (string, error) {
+	var env agentapi.Envelope
+	var err error
+	switch sub {
+	case "result":
+		var r agentapi.Result
+		if env, err = agentapi.Open(payload, &r); err != nil {
+			return "", err
+		}
+		key, _ := paging.ParseID(env.Key)
+		if err = b.opts.Sink.Result(ctx, agent, key, &r); err != nil {
+			return "", err
+		}
+		b.results.Add(1)
+	case "inbound":
+		var in agentapi.Inbound
+		if env, err = agentapi.Open(payload, &in); err != nil {
+			return "", err
+		}
+		key, _ := paging.ParseID(env.Key)
+		if err = b.opts.Sink.Inbound(ctx, agent, key, &in); err != nil {
+			return "", err
+		}
+		b.inbound.Add(1)
+	}
+	return env.Key, nil
+}
+
+// sendAcks publishes the acks of each agent.
+func (b *Bridge) sendAcks(keys map[string][]string) {
+	for agent, ks := range keys {
+		if err := b.link.PublishAcks(agentapi.AckToAgentTopic(agent), ks, b.clock.Now()); err != nil {
+			b.log.Error("ack not encoded", "err", err)
+		}
+	}
+}
+
+// takeAcks removes the jobs agents acknowledged from the outbox.
+func (b *Bridge) takeAcks(ctx context.Context) {
+	for {
+		var m link.Message
+		select {
+		case <-ctx.Done():
+			return
+		case m = <-b.acks:
+		}
+		agent, _, _ := strings.Cut(strings.TrimPrefix(m.Topic(), topicAgents), "/")
+		var a agentapi.Ack
+		if _, err := agentapi.Open(m.Payload(), &a); err != nil {
+			b.reject(m, agent, err)
+			continue
+		}
+		ids := make([]paging.ID, 0, len(a.Keys))
+		for _, k := range a.Keys {
+			if id, err := paging.ParseID(k); err == nil {
+				ids = append(ids, id)
+			}
+		}
+		n, err := b.opts.Outbox.SentBatch(ctx, ids)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Error("outbox: ack not recorded; the job will be sent again", "agent", agent, "err", err)
+			}
+			m.Ack()
+			continue
+		}
+		b.acked.Add(uint64(n))
+		b.dups.Add(uint64(len(ids) - n))
+		b.mu.Lock()
+		for _, id := range ids {
+			delete(b.inflight[agent], id)
+		}
+		b.mu.Unlock()
+		m.Ack()
+	}
+}
+
+// Stats returns the counters.
+func (b *Bridge) Stats() Stats {
+	b.mu.Lock()
+	n := 0
+	for _, m := range b.inflight {
+		n += len(m)
+	}
+	b.mu.Unlock()
+	return Stats{Published: b.published.Load(), Acked: b.acked.Load(), Results: b.results.Load(),
+		Inbound: b.inbound.Load(), Rejected: b.rejected.Load(), Duplicates: b.dups.Load(), InFlight: n}
+}
+
+// AgentHealth is what the gateway knows of one agent.
+type AgentHealth struct {
+	ID      string                  `json:"id"`
+	State   string                  `json:"state"` // online, offline
+	Version string                  `json:"version,omitempty"`
+	Updated time.Time               `json:"updated"`
+	Devices []agentapi.DeviceStatus `json:"devices"`
+	// InFlight counts jobs published to it and not yet acknowledged.
+	InFlight int `json:"in_flight"`
+	// Pending counts what the agent holds for the gateway, unacknowledged
+	// (as of its last status).
+	Pending int `json:"pending"`
+}
+
+// Agents returns every agent heard from, by ID.
+func (b *Bridge) Agents() []AgentHealth {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]AgentHealth, 0, len(b.agents))
+	for id, a := range b.agents {
+		devs := append([]agentapi.DeviceStatus(nil), a.status.Devices...)
+		if devs == nil {
+			devs = []agentapi.DeviceStatus{}
+		}
+		out = append(out, AgentHealth{ID: id, State: a.status.State, Version: a.status.Version,
+			Updated: a.updated, Devices: devs, InFlight: len(b.inflight[id]), Pending: a.status.Pending})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}

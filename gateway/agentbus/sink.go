@@ -1,0 +1,54 @@
+package agentbus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+)
+
+// StoreSink stores what agents report in the gateway's store: inbound
+// pages as messages under the agent's idempotency key (a page delivered
+// twice is stored once), results by job.
+type StoreSink struct {
+	Store *storage.Store
+	// OnAccepted, if set, is called after each inbound page is stored.
+	OnAccepted func()
+}
+
+// Inbound accepts a page an agent's line received.
+func (s StoreSink) Inbound(ctx context.Context, agent string, key paging.ID, in *agentapi.Inbound) error {
+	msg := &paging.Message{
+		ID:       key,
+		Source:   paging.Source{Protocol: in.Protocol, Line: in.Line, Sender: "agent " + agent},
+		PagerID:  in.PagerID,
+		Priority: in.Priority,
+		Text:     in.Text.PHI(),
+		Received: in.Received,
+	}
+	ev := paging.AuditEvent{Actor: "agent:" + agent, Action: "message.accept", Object: "message/" + key.String(), Source: in.Line}
+	if in.Bypassed {
+		ev.Detail = "bypassed to a paging terminal while the gateway was unreachable"
+	}
+	if err := s.Store.Accept(ctx, msg, ev); err != nil {
+		return err
+	}
+	if s.OnAccepted != nil {
+		s.OnAccepted()
+	}
+	return nil
+}
+
+// Result records what became of a job.
+func (s StoreSink) Result(ctx context.Context, agent string, key paging.ID, r *agentapi.Result) error {
+	job, err := paging.ParseID(r.Job)
+	if err != nil {
+		return fmt.Errorf("%w: result for job %q", agentapi.ErrMalformed, r.Job)
+	}
+	_, err = s.Store.RecordJobResult(ctx, storage.JobResult{Job: job, Agent: agent, Device: r.Device,
+		Outcome: string(r.Outcome), Code: r.Code, Note: r.Note, At: r.At, Received: time.Now(), Attempt: r.Attempt, Resent: r.Resent})
+	return err
+}

@@ -1,0 +1,600 @@
+package main
+
+// End-to-end tests of the bus between the real gateway and the real agent
+// processes, with simulated paging terminals on pty pairs and TAP senders
+// over TCP, through the embedded broker and through a real Mosquitto: jobs
+// one way and pages the other, with kill -9 of either daemon, a broker
+// restart and a pty closed under a device. Nothing may be lost, and a job
+// may reach a device twice only if it was in flight there when its agent
+// lost it, which its result then says ("outcome unknown, re-sent").
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"pagebridge/firmware-agent/agent"
+	"pagebridge/firmware-agent/sim"
+	"pagebridge/firmware-agent/tap"
+	"pagebridge/gateway/admin"
+	"pagebridge/gateway/agentbus"
+	"pagebridge/gateway/paging"
+	"pagebridge/internal/peertest"
+)
+
+var (
+	agentBuildOnce sync.Once
+	agentBinPath   string
+	agentBuildErr  error
+)
+
+// agentBinary builds pagebridge-agent once, next to pagebridge.
+func agentBinary(t *testing.T) string {
+	t.Helper()
+	gw := pagebridgeBinary(t)
+	agentBuildOnce.Do(func() {
+		agentBinPath = filepath.Join(filepath.Dir(gw), "pagebridge-agent")
+		out, err := exec.Command("go", "build", "-o", agentBinPath, "../firmware-agent").CombinedOutput()
+		if err != nil {
+			agentBuildErr = fmt.Errorf("go build agent: %v\n%s", err, out)
+		}
+	})
+	if agentBuildErr != nil {
+		t.Fatal(agentBuildErr)
+	}
+	return agentBinPath
+}
+
+// proc is a daemon child process whose stderr goes to a log file.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
+}
+
+// startProc starts bin and waits until its stdout or log shows ready.
+func startProc(t *testing.T, name, bin, logPath, ready string, args ...string) *proc {
+	t.Helper()
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "---- %s start %s\n", name, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = logf
+	cmd.SysProcAttr = dieWithTest
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	seen := make(chan struct{}, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			fmt.Fprintln(logf, sc.Text())
+			if strings.Contains(sc.Text(), ready) {
+				select {
+				case seen <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		logf.Close()
+		close(p.done)
+	}()
+	t.Cleanup(p.kill)
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case <-seen:
+			return p
+		case <-p.done:
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s exited at start: %v\n%s", name, p.err, b)
+		case <-deadline:
+			t.Fatalf("%s not ready within 60s", name)
+		case <-time.After(50 * time.Millisecond):
+			if b, _ := os.ReadFile(logPath); strings.Contains(string(b[strings.LastIndex(string(b), "---- "+name+" start"):]), ready) {
+				return p
+			}
+		}
+	}
+}
+
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+func (p *proc) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		p.t.Fatalf("%s did not stop within 60s", p.name)
+	}
+}
+
+// busRig is a gateway, an agent, two simulated paging terminals and a TAP
+// line senders connect to.
+type busRig struct {
+	t                  *testing.T
+	root               string
+	gwConf, agConf     string
+	tapAddr            string
+	terms              []*sim.PagingTerminal
+	mosq               *peertest.Mosquitto
+	gw, ag             *proc
+	gwLog, agLog, sock string
+}
+
+const rigAgent = "agent-e2e"
+
+func newBusRig(t *testing.T, external bool) *busRig {
+	t.Helper()
+	r := &busRig{t: t, root: t.TempDir()}
+	r.gwLog = filepath.Join(r.root, "gateway.log")
+	r.agLog = filepath.Join(r.root, "agent.log")
+	r.sock = filepath.Join(r.root, "admin.sock")
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, l := range []string{r.gwLog, r.agLog} {
+				b, _ := os.ReadFile(l)
+				if len(b) > 20000 {
+					b = b[len(b)-20000:]
+				}
+				t.Logf("%s:\n%s", l, b)
+			}
+		}
+	})
+	dev := filepath.Join(r.root, "dev")
+	os.MkdirAll(dev, 0o700)
+	for i := 1; i <= 2; i++ {
+		term, err := sim.NewPagingTerminal(dev, sim.TerminalOptions{Name: fmt.Sprintf("term-%d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { term.Close() })
+		r.terms = append(r.terms, term)
+	}
+	busAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(peertest.FreePort(t)))
+	r.tapAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(peertest.FreePort(t)))
+
+	gc := DefaultConfig()
+	gc.Server.Listen = "127.0.0.1:0"
+	gc.Storage.DataDir = filepath.Join(r.root, "data")
+	gc.Storage.KeyFile = filepath.Join(r.root, "keys", "kek")
+	gc.Storage.AuditKeyFile = filepath.Join(r.root, "keys", "audit-hmac")
+	gc.Storage.CreateKeys = true
+	gc.Admin.Socket = r.sock
+	gc.Bus.Listen = busAddr
+	gc.Bus.AckTimeout = Duration{2 * time.Second}
+	broker := "tcp://" + busAddr
+	if external {
+		r.mosq = peertest.StartMosquitto(t)
+		gc.Bus.Embedded, gc.Bus.Broker = false, r.mosq.URL()
+		broker = r.mosq.URL()
+	}
+	r.gwConf = filepath.Join(r.root, "pagebridge.toml")
+	if err := writeConfig(r.gwConf, gc); err != nil {
+		t.Fatal(err)
+	}
+
+	ac := agent.DefaultConfig()
+	ac.Agent = agent.AgentConfig{ID: rigAgent, DataDir: filepath.Join(r.root, "agent-data"),
+		KeyFile: filepath.Join(r.root, "keys", "agent-kek"), CreateKey: true}
+	ac.Bus.Broker = broker
+	ac.Bus.AckTimeout = agent.Duration{Duration: 2 * time.Second}
+	for i, term := range r.terms {
+		ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: fmt.Sprintf("term-%d", i+1), Kind: agent.KindPagingTerminal, Port: term.Path()})
+	}
+	ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: "tap-in", Kind: agent.KindTAPLine, Port: "listen://" + r.tapAddr})
+	var b strings.Builder
+	if err := toml.NewEncoder(&b).Encode(ac); err != nil {
+		t.Fatal(err)
+	}
+	r.agConf = filepath.Join(r.root, "agent.toml")
+	if err := os.WriteFile(r.agConf, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.startGateway()
+	r.startAgent()
+	return r
+}
+
+func (r *busRig) startGateway() {
+	r.gw = startProc(r.t, "gateway", pagebridgeBinary(r.t), r.gwLog, "listening admin", "serve", "-config", r.gwConf)
+}
+
+func (r *busRig) startAgent() {
+	r.ag = startProc(r.t, "agent", agentBinary(r.t), r.agLog, "bus connected", "-config", r.agConf)
+}
+
+// submit queues n test pages for device over the admin socket and
+// returns their keys by text.
+func (r *busRig) submit(device, text string, n int, prio string) map[string]string {
+	r.t.Helper()
+	resp, err := admin.Do(context.Background(), r.sock, admin.Request{Op: admin.OpTestPage, TestPage: &admin.TestPage{
+		Agent: rigAgent, Device: device, To: "1002", Text: text, Count: n, Priority: prio}})
+	if err != nil || !resp.OK {
+		r.t.Fatalf("test-page: %v %s", err, resp.Error)
+	}
+	keys := strings.Fields(resp.Result)
+	if len(keys) != n {
+		r.t.Fatalf("test-page returned %d keys for %d pages", len(keys), n)
+	}
+	out := map[string]string{}
+	for i, k := range keys {
+		t := text
+		if n > 1 {
+			t = fmt.Sprintf("%s #%d", text, i+1)
+		}
+		out[t] = k
+	}
+	return out
+}
+
+// results waits until every job has a result and returns them by key.
+func (r *busRig) results(keys []string, within time.Duration) map[string]string {
+	r.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		out := map[string]string{}
+		pending := 0
+		for i := 0; i < len(keys); i += 1000 {
+			resp, err := admin.Do(context.Background(), r.sock, admin.Request{Op: admin.OpJobResults, Jobs: keys[i:min(i+1000, len(keys))]})
+			if err != nil || !resp.OK {
+				r.t.Fatalf("job-results: %v %s", err, resp.Error)
+			}
+			for _, line := range strings.Split(strings.TrimSpace(resp.Result), "\n") {
+				k, rest, _ := strings.Cut(line, " ")
+				if rest == "pending" {
+					pending++
+				}
+				out[k] = rest
+			}
+		}
+		if pending == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d of %d jobs still without a result after %s", pending, len(keys), within)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// senders push n pages into the agent's TAP line from conc senders,
+// each retried until the agent answers 211, as nurse call does. It
+// returns the texts acknowledged and the attempts per text.
+type senders struct {
+	acked    sync.Map // text → true
+	attempts sync.Map // text → *atomic.Int32
+	done     chan struct{}
+	count    atomic.Int64
+}
+
+func (r *busRig) startSenders(ctx context.Context, n, conc int) *senders {
+	s := &senders{done: make(chan struct{})}
+	next := atomic.Int64{}
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c *tap.Client
+			var conn net.Conn
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					if conn != nil {
+						c.Logoff(ctx)
+						conn.Close()
+					}
+					return
+				}
+				text := fmt.Sprintf("inbound page %d", i)
+				a := &atomic.Int32{}
+				s.attempts.Store(text, a)
+				for ctx.Err() == nil {
+					if conn == nil {
+						var err error
+						if conn, err = net.DialTimeout("tcp", r.tapAddr, time.Second); err != nil {
+							conn = nil
+							time.Sleep(100 * time.Millisecond)
+							continue
+						}
+						c = tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{ReplyWait: 5 * time.Second})
+						if err := c.Logon(ctx); err != nil {
+							conn.Close()
+							conn = nil
+							time.Sleep(100 * time.Millisecond)
+							continue
+						}
+					}
+					a.Add(1)
+					_, err := c.Send(ctx, tap.Page{ID: "1002", Text: paging.NewPHI(text)})
+					if err == nil {
+						s.acked.Store(text, true)
+						s.count.Add(1)
+						break
+					}
+					conn.Close()
+					conn = nil
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(s.done) }()
+	return s
+}
+
+// deadlineConn reads like a serial line: (0, nil) after a quiet 100ms.
+type deadlineConn struct{ net.Conn }
+
+func (c *deadlineConn) Read(b []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	n, err := c.Conn.Read(b)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return n, nil
+	}
+	return n, err
+}
+
+// received counts the pages each terminal took, by text.
+func (r *busRig) received() map[string]int {
+	out := map[string]int{}
+	for _, term := range r.terms {
+		for _, p := range term.Pages() {
+			out[p.Text.Reveal()]++
+		}
+	}
+	return out
+}
+
+func (r *busRig) receivedTotal() int {
+	n := 0
+	for _, term := range r.terms {
+		n += len(term.Pages())
+	}
+	return n
+}
+
+// storedTexts stops the gateway and counts the stored messages by text.
+func (r *busRig) storedTexts() map[string]int {
+	r.t.Helper()
+	cfg, err := LoadConfig(r.gwConf)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	st, err := openStore(cfg.Storage, discardLogger())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer st.Close()
+	out := map[string]int{}
+	err = st.Messages(context.Background(), paging.AuditEvent{Actor: "test", Action: "message.read", Source: "e2e"}, func(m *paging.Message) error {
+		out[m.Text.Reveal()]++
+		return nil
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return out
+}
+
+// fault is what a test does to the rig while traffic is in flight.
+type fault struct {
+	name     string
+	external bool
+	// maxResent bounds the jobs re-sent as unknown: those a crashed agent
+	// had marked in flight (one per terminal), or the one on a pty that
+	// closed under it.
+	maxResent int
+	do        func(r *busRig)
+}
+
+func TestBusNothingLostThroughFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end fault tests: not in -short")
+	}
+	faults := []fault{
+		{"agent kill -9/embedded", false, 2, func(r *busRig) { r.ag.kill(); r.startAgent() }},
+		{"agent kill -9/mosquitto", true, 2, func(r *busRig) { r.ag.kill(); r.startAgent() }},
+		{"gateway kill -9 (embedded broker with it)", false, 0, func(r *busRig) { r.gw.kill(); r.startGateway() }},
+		{"gateway kill -9/mosquitto", true, 0, func(r *busRig) { r.gw.kill(); r.startGateway() }},
+		{"mosquitto restart", true, 0, func(r *busRig) { r.mosq.Restart() }},
+		{"pty closed under a device/embedded", false, 1, func(r *busRig) { unplugAWhile(t, r.terms[0]) }},
+		{"pty closed under a device/mosquitto", true, 1, func(r *busRig) { unplugAWhile(t, r.terms[0]) }},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) { runFault(t, f) })
+	}
+}
+
+func unplugAWhile(t *testing.T, term *sim.PagingTerminal) {
+	if err := term.Unplug(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := term.Plug(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func runFault(t *testing.T, f fault) {
+	const jobs, pages = 500, 500
+	r := newBusRig(t, f.external)
+	// Hold the jobs at the agent: the terminals are unplugged until all
+	// are queued, so that they are in flight when the fault comes.
+	for _, term := range r.terms {
+		if err := term.Unplug(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]string{} // text → key
+	for i, dev := range []string{"term-1", "term-2"} {
+		for k, v := range r.submit(dev, fmt.Sprintf("job %d", i), jobs/2, "normal") {
+			want[k] = v
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for _, term := range r.terms {
+		if err := term.Plug(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pages start once the jobs flow, and the fault strikes after a
+	// random number of jobs done, while both directions are busy.
+	deadline := time.Now().Add(60 * time.Second)
+	for r.receivedTotal() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	s := r.startSenders(ctx, pages, 8)
+	atJobs := 20 + rand.IntN(150)
+	for r.receivedTotal() < atJobs && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("fault %q after %d pages on the terminals and %d inbound acknowledged", f.name, r.receivedTotal(), s.count.Load())
+	f.do(r)
+
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		t.Fatalf("senders did not finish: %d of %d acknowledged", s.count.Load(), pages)
+	}
+	keys := make([]string, 0, len(want))
+	for _, k := range want {
+		keys = append(keys, k)
+	}
+	res := r.results(keys, 2*time.Minute)
+
+	got := r.received()
+	resent, dups := 0, 0
+	for text, key := range want {
+		line := res[key]
+		if !strings.HasPrefix(line, "sent ") {
+			t.Errorf("job %q: result %q, want sent", text, line)
+			continue
+		}
+		isResent := strings.Contains(line, "resent=true")
+		if isResent {
+			resent++
+		}
+		switch n := got[text]; {
+		case n == 0:
+			t.Errorf("job %q: reported sent but no terminal received it", text)
+		case n > 1:
+			dups++
+			if !isResent {
+				t.Errorf("job %q reached a terminal %d times but its result does not say re-sent: %s", text, n, line)
+			}
+		}
+	}
+
+	if resent > f.maxResent {
+		t.Errorf("%d jobs re-sent as unknown; at most %d can have been in flight on a device", resent, f.maxResent)
+	}
+
+	// Inbound: stop the agent once the gateway has everything, then the
+	// gateway, and read the store.
+	waitSpoolDrained(t, r)
+	r.ag.stop()
+	r.gw.stop()
+	stored := r.storedTexts()
+	acked := 0
+	s.acked.Range(func(k, _ any) bool {
+		acked++
+		text := k.(string)
+		n := stored[text]
+		a, _ := s.attempts.Load(text)
+		switch {
+		case n == 0:
+			t.Errorf("inbound %q was acknowledged (211) but is not in the gateway's store", text)
+		case n > int(a.(*atomic.Int32).Load()):
+			t.Errorf("inbound %q stored %d times from %d sends", text, n, a.(*atomic.Int32).Load())
+		}
+		return true
+	})
+	if acked != pages {
+		t.Errorf("%d of %d inbound pages acknowledged", acked, pages)
+	}
+	t.Logf("%s: %d jobs, %d re-sent as unknown, %d reached a terminal twice; %d inbound pages acknowledged, %d stored",
+		f.name, len(want), resent, dups, acked, len(stored))
+}
+
+// waitSpoolDrained waits until the agent's status says the gateway has
+// acknowledged everything it spooled and no device has work left.
+func waitSpoolDrained(t *testing.T, r *busRig) {
+	t.Helper()
+	client := httpClient(t, r.root, 1)
+	deadline := time.Now().Add(2 * time.Minute)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := client.Get("https://" + r.httpsAddr() + "/api/v1/agents")
+		if err == nil {
+			var body struct {
+				Agents []agentbus.AgentHealth `json:"agents"`
+			}
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if err == nil && len(body.Agents) == 1 {
+				a := body.Agents[0]
+				busy := a.Pending + a.InFlight
+				for _, d := range a.Devices {
+					busy += d.Queue
+				}
+				if a.State == "online" && busy == 0 {
+					return
+				}
+				last = fmt.Sprintf("%+v", a)
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("agent still busy after 2 minutes: %s", last)
+}
+
+// httpsAddr is the running gateway's HTTPS address, from its log.
+func (r *busRig) httpsAddr() string {
+	b, _ := os.ReadFile(r.gwLog)
+	s := string(b)
+	i := strings.LastIndex(s, "listening https ")
+	if i < 0 {
+		r.t.Fatal("gateway has not logged its HTTPS address")
+	}
+	addr, _, _ := strings.Cut(s[i+len("listening https "):], "\n")
+	return addr
+}

@@ -1,0 +1,109 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"pagebridge/gateway/paging"
+)
+
+// outboxGet reads item id and drops its due-index entry, for a caller
+// that moves or removes it; nil if there is no such item.
+func outboxGet(b, idx *bolt.Bucket, id paging.ID) (*outboxRecord, error) {
+	v := b.Get(id.Bytes())
+	if v == nil {
+		return nil, nil
+	}
+	var r outboxRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("%w: outbox item %s: %v", ErrCorrupt, id, err)
+	}
+	if err := idx.Delete(outboxIndexKey(r.Priority, r.Due, r.ID)); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// outboxMove puts r back due at due, with one more try counted. The
+// sealed payload stays valid: it is bound to the item's key, which does
+// not change.
+func outboxMove(b, idx *bolt.Bucket, r *outboxRecord, due time.Time) error {
+	r.Due = due
+	r.Tries++
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(r.ID.Bytes(), v); err != nil {
+		return err
+	}
+	return idx.Put(outboxIndexKey(r.Priority, r.Due, r.ID), nil)
+}
+
+// RetryBatch moves every listed item to due and counts a try, in one
+// commit: a sender that published a batch defers it until its receiver
+// acknowledges. Items that are gone (acknowledged meanwhile) are skipped.
+func (s *Store) RetryBatch(ctx context.Context, ids []paging.ID, due time.Time) error {
+	if due.IsZero() {
+		return fmt.Errorf("retry batch: %w: no due time", paging.ErrInvalid)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	due = due.UTC()
+	err := s.do(ctx, func(tx *txn) error {
+		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxDue)
+		for _, id := range ids {
+			r, err := outboxGet(b, idx, id)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				continue
+			}
+			if err := outboxMove(b, idx, r, due); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("retry batch: %w", err)
+	}
+	return nil
+}
+
+// SentBatch removes every listed item in one commit; items that do not
+// exist are skipped. It returns how many were removed.
+func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int
+	err := s.do(ctx, func(tx *txn) error {
+		n = 0 // fn may run again
+		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxDue)
+		for _, id := range ids {
+			r, err := outboxGet(b, idx, id)
+			if err != nil {
+				return err
+			}
+			if r == nil {
+				continue
+			}
+			if err := b.Delete(id.Bytes()); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sent batch: %w", err)
+	}
+	return n, nil
+}
