@@ -235,6 +235,7 @@ func openStore(sc StorageConfig, log *slog.Logger) (*storage.Store, error) {
 		Timeout:        sc.LockTimeout.Duration,
 		Logger:         log.With("component", "storage"),
 		AuditRetention: sc.AuditRetention.Duration,
+		Linger:         sc.CommitLinger.Duration,
 	})
 	if err != nil {
 		return nil, err
@@ -417,6 +418,9 @@ func (a adminOps) RotateKeys(ctx context.Context) (string, error) {
 const maxTestPages = 10000
 
 func (a adminOps) TestPage(ctx context.Context, tp admin.TestPage) (string, error) {
+	if tp.Priority == "" {
+		tp.Priority = paging.PriorityNormal.String()
+	}
 	prio, err := paging.ParsePriority(tp.Priority)
 	if err != nil {
 		return "", err

@@ -8,13 +8,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf16"
 
+	"pagebridge/firmware-agent/tap"
+	"pagebridge/gateway/admin"
+	"pagebridge/gateway/paging"
 	"pagebridge/gateway/wctp"
 	"pagebridge/storage"
 )
@@ -56,9 +61,12 @@ func utf16Bytes(s string, bigEndian bool) []byte {
 	return b
 }
 
-// TestNoPlaintextAtRest submits pages carrying a unique marker, takes an
-// online and an offline backup, and searches every file the demo left
-// (db, logs, backups, certificates, config) for the marker in any form.
+// TestNoPlaintextAtRest submits pages carrying a unique marker (over WCTP,
+// into the demo agent's TAP line, and as test pages out through its
+// simulated paging terminal, so that they pass through the agent's spool
+// too), takes an online and an offline backup, and searches every file the
+// demo left (gateway db, agent spool, logs, backups, certificates, config)
+// for the marker in any form.
 func TestNoPlaintextAtRest(t *testing.T) {
 	root := t.TempDir()
 	d := startDemo(t, root)
@@ -73,6 +81,55 @@ func TestNoPlaintextAtRest(t *testing.T) {
 			t.Fatalf("page %d: %v %+v", i, err, resp)
 		}
 	}
+	// Through the agent both ways: pages from a TAP sender, and test pages
+	// out to the paging terminal, which pass through its spool.
+	conn, err := net.DialTimeout("tcp", d.tapAddr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("demo TAP line %q: %v", d.tapAddr, err)
+	}
+	c := tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{})
+	if err := c.Logon(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := c.Send(context.Background(), tap.Page{ID: "1002", Text: paging.NewPHI(fmt.Sprintf("%s tap %d", marker, i))}); err != nil {
+			t.Fatalf("TAP page %d: %v", i, err)
+		}
+	}
+	conn.Close()
+	resp, err := admin.Do(context.Background(), filepath.Join(root, "admin.sock"), admin.Request{Op: admin.OpTestPage,
+		TestPage: &admin.TestPage{Agent: "demo-agent", Device: "terminal-1", To: "1002", Text: marker + " out", Count: 10}})
+	if err != nil || !resp.OK {
+		t.Fatalf("test pages: %v %s", err, resp.Error)
+	}
+	keys := strings.Fields(resp.Result)
+	for deadline := time.Now().Add(time.Minute); ; {
+		r, err := admin.Do(context.Background(), filepath.Join(root, "admin.sock"), admin.Request{Op: admin.OpJobResults, Jobs: keys})
+		if err != nil || !r.OK {
+			t.Fatalf("job results: %v %s", err, r.Error)
+		}
+		if !strings.Contains(r.Result, "pending") {
+			if strings.Count(r.Result, " sent ") != len(keys) {
+				t.Fatalf("test pages not all sent:\n%s", r.Result)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("test pages still pending:\n%s", r.Result)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The TAP pages are in the gateway once the agent holds nothing more
+	// for it.
+	for deadline := time.Now().Add(time.Minute); ; {
+		if agentIdle(t, hc, d.url("/api/v1/agents")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the demo agent still holds items for the gateway after a minute")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	bin := pagebridgeBinary(t)
 	runCLI := func(args ...string) string {
 		out, err := exec.Command(bin, args...).CombinedOutput()
@@ -84,15 +141,22 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	runCLI("backup", "-data", root, filepath.Join(root, "data", "online-backup.db"))
 	d.stop()
 	runCLI("backup", "-data", root, filepath.Join(root, "data", "offline-backup.db"))
-	if got := storedRefs(t, root); len(got) != 20 || !strings.HasPrefix(got["rest-3"], marker) {
-		t.Fatalf("the pages did not read back: %d stored", len(got))
+	texts := storedTexts(t, root)
+	n := 0
+	for text, count := range texts {
+		if strings.HasPrefix(text, marker) {
+			n += count
+		}
+	}
+	if n != 30 {
+		t.Fatalf("%d of the 30 marked pages (20 WCTP, 10 TAP) read back from the store", n)
 	}
 
 	forms := markerForms(marker)
 	files := 0
 	filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
+		if err != nil || !e.Type().IsRegular() {
+			return err // directories, and the simulators' pty symlinks
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {

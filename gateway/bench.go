@@ -39,6 +39,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	short := fs.Bool("short", false, "a quick smoke run (CI): a few seconds instead of the full measurement")
 	clients := fs.Int("clients", 64, "concurrent WCTP clients")
 	dur := fs.Duration("duration", 10*time.Second, "measured ingest time")
+	busDevices := fs.Int("bus-devices", 4, "devices for the bus round trip")
+	busKind := fs.String("bus-kind", "loopback", "device kind for the bus round trip: loopback (completes at once, no line) or paging-terminal (simulated TAP terminals on ptys)")
+	busInFlight := fs.Int("bus-in-flight", 32, "jobs each terminal is given at once (max_in_flight)")
+	busWindow := fs.Int("bus-window", 512, "jobs kept outstanding in the bus round trip")
+	busLinger := fs.Duration("bus-linger", 0, "the gateway store's commit linger in the bus round trip")
+	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
+	only := fs.String("only", "", "run one part: ingest or bus (default: both)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -76,17 +83,9 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(dir)
 
-	res, err := benchIngest(ctx, dir, *clients, *dur)
-	if err != nil {
-		fmt.Fprintln(stderr, "bench: ingest:", err)
-		return exitFailure
-	}
-	rawN := int(res.rate * dur.Seconds())
-	rawN = max(rawN, 20000)
-	raw, err := storage.BenchRawBatch(filepath.Join(dir, "raw"), *clients, rawN)
-	if err != nil {
-		fmt.Fprintln(stderr, "bench: raw bbolt:", err)
-		return exitFailure
+	if *only != "" && *only != "ingest" && *only != "bus" {
+		fmt.Fprintln(stderr, "bench: -only takes ingest or bus")
+		return exitUsage
 	}
 	verdict := func(ok bool) string {
 		if ok {
@@ -94,17 +93,46 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return "BELOW TARGET"
 	}
-	fmt.Fprintf(stdout, "Pagebridge bench (%d clients, %v measured, GOMAXPROCS %d)\n", *clients, *dur, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(stdout, "Pagebridge bench (%v measured per part, GOMAXPROCS %d)\n", *dur, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "figure", "measured", "target")
-	fmt.Fprintf(stdout, "%-52s %14.0f %16s  %s\n", "WCTP durable ingest over HTTPS (pages/s)", res.rate, fmt.Sprintf("≥ %.0f", targetIngest), verdict(res.rate >= targetIngest))
-	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p50", res.p50.Round(10*time.Microsecond), "report")
-	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p99", res.p99.Round(10*time.Microsecond), "report")
-	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency max", res.max.Round(10*time.Microsecond), "report")
-	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "store writes per commit (group commit)", res.opsPerCommit, "report")
-	fmt.Fprintf(stdout, "%-52s %14.0f %16s\n", "raw bbolt Batch, MaxBatchSize 64 (records/s)", raw, "ceiling")
-	fmt.Fprintf(stdout, "%-52s %13.0f%% %16s\n", "ingest / raw bbolt Batch", 100*res.rate/raw, "report")
-	fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages refused or failed during the run", res.failed, "0")
-	if res.failed > 0 {
+	failed := false
+	if *only != "bus" {
+		res, err := benchIngest(ctx, dir, *clients, *dur)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: ingest:", err)
+			return exitFailure
+		}
+		rawN := max(int(res.rate*dur.Seconds()), 20000)
+		raw, err := storage.BenchRawBatch(filepath.Join(dir, "raw"), *clients, rawN)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: raw bbolt:", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "%-52s %14.0f %16s  %s\n", fmt.Sprintf("WCTP durable ingest over HTTPS, %d clients (pages/s)", *clients), res.rate, fmt.Sprintf("≥ %.0f", targetIngest), verdict(res.rate >= targetIngest))
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p50", res.p50.Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency p99", res.p99.Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply latency max", res.max.Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "store writes per commit (group commit)", res.opsPerCommit, "report")
+		fmt.Fprintf(stdout, "%-52s %14.0f %16s\n", "raw bbolt Batch, MaxBatchSize 64 (records/s)", raw, "ceiling")
+		fmt.Fprintf(stdout, "%-52s %13.0f%% %16s\n", "ingest / raw bbolt Batch", 100*res.rate/raw, "report")
+		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages refused or failed during the run", res.failed, "0")
+		failed = failed || res.failed > 0
+	}
+	if *only != "ingest" {
+		bus, err := benchBus(ctx, dir, busBench{kind: *busKind, devices: *busDevices, inFlight: *busInFlight,
+			window: *busWindow, linger: *busLinger, verbose: *verbose}, *dur)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: bus:", err)
+			return exitFailure
+		}
+		fmt.Fprintf(stdout, "%-52s %14.0f %16s  %s\n", fmt.Sprintf("bus job round trip, %d %s devices (jobs/s)", *busDevices, *busKind), bus.rate, fmt.Sprintf("≥ %.0f", targetBus), verdict(bus.rate >= targetBus))
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "bus round trip latency p50", bus.p50.Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "bus round trip latency p99", bus.p99.Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "gateway store writes per commit (bus run)", bus.gwOpsPerCommit, "report")
+		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "bus jobs not reported sent", bus.notSent, "0")
+		failed = failed || bus.notSent > 0
+	}
+	if failed {
 		return exitFailure
 	}
 	return exitOK

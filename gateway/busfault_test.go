@@ -11,7 +11,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -32,7 +31,6 @@ import (
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/admin"
-	"pagebridge/gateway/agentbus"
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/peertest"
 )
@@ -391,29 +389,6 @@ func (r *busRig) receivedTotal() int {
 	return n
 }
 
-// storedTexts stops the gateway and counts the stored messages by text.
-func (r *busRig) storedTexts() map[string]int {
-	r.t.Helper()
-	cfg, err := LoadConfig(r.gwConf)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	st, err := openStore(cfg.Storage, discardLogger())
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer st.Close()
-	out := map[string]int{}
-	err = st.Messages(context.Background(), paging.AuditEvent{Actor: "test", Action: "message.read", Source: "e2e"}, func(m *paging.Message) error {
-		out[m.Text.Reveal()]++
-		return nil
-	})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return out
-}
-
 // fault is what a test does to the rig while traffic is in flight.
 type fault struct {
 	name     string
@@ -533,7 +508,7 @@ func runFault(t *testing.T, f fault) {
 	waitSpoolDrained(t, r)
 	r.ag.stop()
 	r.gw.stop()
-	stored := r.storedTexts()
+	stored := storedTexts(t, r.root)
 	acked := 0
 	s.acked.Range(func(k, _ any) bool {
 		acked++
@@ -560,31 +535,12 @@ func runFault(t *testing.T, f fault) {
 func waitSpoolDrained(t *testing.T, r *busRig) {
 	t.Helper()
 	client := httpClient(t, r.root, 1)
-	deadline := time.Now().Add(2 * time.Minute)
-	var last string
-	for time.Now().Before(deadline) {
-		resp, err := client.Get("https://" + r.httpsAddr() + "/api/v1/agents")
-		if err == nil {
-			var body struct {
-				Agents []agentbus.AgentHealth `json:"agents"`
-			}
-			err = json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
-			if err == nil && len(body.Agents) == 1 {
-				a := body.Agents[0]
-				busy := a.Pending + a.InFlight
-				for _, d := range a.Devices {
-					busy += d.Queue
-				}
-				if a.State == "online" && busy == 0 {
-					return
-				}
-				last = fmt.Sprintf("%+v", a)
-			}
+	for deadline := time.Now().Add(2 * time.Minute); !agentIdle(t, client, "https://"+r.httpsAddr()+"/api/v1/agents"); {
+		if time.Now().After(deadline) {
+			t.Fatal("agent still busy after 2 minutes")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("agent still busy after 2 minutes: %s", last)
 }
 
 // httpsAddr is the running gateway's HTTPS address, from its log.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"pagebridge/gateway/agentbus"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/wctp"
 )
@@ -87,8 +89,9 @@ var dieWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 type daemon struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	addr   string // host:port of the HTTPS listener
-	root   string // demo directory
+	addr    string // host:port of the HTTPS listener
+	tapAddr string // the demo agent's TAP line (TAP over TCP)
+	root    string // demo directory
 	stderr *os.File
 	done   chan struct{}
 	err    error
@@ -128,6 +131,9 @@ func startDemo(t *testing.T, root string, extra ...string) *daemon {
 		for sc.Scan() {
 			if a, ok := strings.CutPrefix(sc.Text(), "listening https "); ok {
 				addr = a
+			}
+			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TAP line"); ok {
+				d.tapAddr, _, _ = strings.Cut(strings.TrimSpace(a), " ")
 			}
 			if strings.HasPrefix(sc.Text(), "Pagebridge demo is running") {
 				addrc <- addr
@@ -220,6 +226,24 @@ func page(s WCTPSender, ref, pager, text string) wctp.SubmitRequest {
 // message's sender reference, with its text.
 func storedRefs(t *testing.T, root string) map[string]string {
 	t.Helper()
+	refs := map[string]string{}
+	eachStored(t, root, func(m *paging.Message) { refs[m.SenderRef] = m.Text.Reveal() })
+	return refs
+}
+
+// storedTexts opens the stopped demo's store and counts the stored
+// messages by text.
+func storedTexts(t *testing.T, root string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	eachStored(t, root, func(m *paging.Message) { out[m.Text.Reveal()]++ })
+	return out
+}
+
+// eachStored opens the store of the stopped gateway whose config is
+// root/pagebridge.toml and calls fn for every message.
+func eachStored(t *testing.T, root string, fn func(*paging.Message)) {
+	t.Helper()
 	cfg, err := LoadConfig(filepath.Join(root, demoConfigName))
 	if err != nil {
 		t.Fatal(err)
@@ -229,15 +253,41 @@ func storedRefs(t *testing.T, root string) map[string]string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	refs := map[string]string{}
 	err = st.Messages(context.Background(), paging.AuditEvent{Actor: "test", Action: "message.read", Source: "e2e"}, func(m *paging.Message) error {
-		refs[m.SenderRef] = m.Text.Reveal()
+		fn(m)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return refs
+}
+
+// agentIdle reports whether every agent the gateway at url
+// (/api/v1/agents) knows is online with nothing queued, in flight or held
+// for the gateway.
+func agentIdle(t *testing.T, hc *http.Client, url string) bool {
+	t.Helper()
+	resp, err := hc.Get(url)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Agents []agentbus.AgentHealth `json:"agents"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Agents) == 0 {
+		return false
+	}
+	for _, a := range body.Agents {
+		busy := a.Pending + a.InFlight
+		for _, d := range a.Devices {
+			busy += d.Queue
+		}
+		if a.State != "online" || busy > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -169,9 +169,29 @@ func (s *Store) loop() {
 				break fill
 			}
 		}
+		if s.opts.Linger > 0 && len(batch) < s.opts.MaxBatch {
+			batch = s.linger(batch)
+		}
 		s.commit(batch)
 		clear(batch) // let answered ops be collected
 	}
+}
+
+// linger waits up to Linger for more ops to join batch.
+func (s *Store) linger(batch []*op) []*op {
+	t := time.NewTimer(s.opts.Linger)
+	defer t.Stop()
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		case <-t.C:
+			return batch
+		case <-s.quit:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain commits whatever callers still offer once Close has begun, then

@@ -44,39 +44,6 @@ func outboxMove(b, idx *bolt.Bucket, r *outboxRecord, due time.Time) error {
 	return idx.Put(outboxIndexKey(r.Priority, r.Due, r.ID), nil)
 }
 
-// RetryBatch moves every listed item to due and counts a try, in one
-// commit: a sender that published a batch defers it until its receiver
-// acknowledges. Items that are gone (acknowledged meanwhile) are skipped.
-func (s *Store) RetryBatch(ctx context.Context, ids []paging.ID, due time.Time) error {
-	if due.IsZero() {
-		return fmt.Errorf("retry batch: %w: no due time", paging.ErrInvalid)
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	due = due.UTC()
-	err := s.do(ctx, func(tx *txn) error {
-		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxDue)
-		for _, id := range ids {
-			r, err := outboxGet(b, idx, id)
-			if err != nil {
-				return err
-			}
-			if r == nil {
-				continue
-			}
-			if err := outboxMove(b, idx, r, due); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("retry batch: %w", err)
-	}
-	return nil
-}
-
 // SentBatch removes every listed item in one commit; items that do not
 // exist are skipped. It returns how many were removed.
 func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {

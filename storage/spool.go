@@ -105,6 +105,9 @@ type SpoolOptions struct {
 	Now func() time.Time
 	// Timeout bounds the wait for the file lock; default DefaultTimeout.
 	Timeout time.Duration
+	// Linger is the commit loop's wait for more operations (see
+	// Options.Linger); zero commits at once.
+	Linger time.Duration
 }
 
 // Spool is the hardware agent's durable spool: jobs received from the
@@ -133,7 +136,7 @@ func OpenSpool(path string, opts SpoolOptions) (*Spool, error) {
 	if opts.SeenFor <= 0 {
 		opts.SeenFor = DefaultSeenFor
 	}
-	st, err := openLayout(path, Options{Keys: opts.Keys, Logger: opts.Logger, Now: opts.Now, Timeout: opts.Timeout}, spoolLayout)
+	st, err := openLayout(path, Options{Keys: opts.Keys, Logger: opts.Logger, Now: opts.Now, Timeout: opts.Timeout, Linger: opts.Linger}, spoolLayout)
 	if err != nil {
 		return nil, err
 	}
@@ -439,33 +442,35 @@ func (s *Spool) setRunning(ctx context.Context, keys []paging.ID, running bool) 
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.st.do(ctx, func(tx *txn) error {
-		jobs, state := tx.Bucket(bucketSpoolJobs), tx.Bucket(bucketSpoolJobState)
-		for _, id := range keys {
-			k := id.Bytes()
-			if jobs.Get(k) == nil {
-				if !running {
-					continue // finished meanwhile: nothing to undo
-				}
-				return fmt.Errorf("%w: job %s is not pending", paging.ErrNotFound, id)
+	return s.st.do(ctx, func(tx *txn) error { return setRunningTx(tx, keys, running) })
+}
+
+func setRunningTx(tx *txn, keys []paging.ID, running bool) error {
+	jobs, state := tx.Bucket(bucketSpoolJobs), tx.Bucket(bucketSpoolJobState)
+	for _, id := range keys {
+		k := id.Bytes()
+		if jobs.Get(k) == nil {
+			if !running {
+				continue // finished meanwhile: nothing to undo
 			}
-			js, err := readJobState(state.Get(k))
-			if err != nil {
-				return fmt.Errorf("job %s: %w", id, err)
-			}
-			switch {
-			case running:
-				js.starts++
-			case js.starts == 0:
-				continue // never started: nothing to undo
-			}
-			js.running = running
-			if err := state.Put(k, js.bytes()); err != nil {
-				return err
-			}
+			return fmt.Errorf("%w: job %s is not pending", paging.ErrNotFound, id)
 		}
-		return nil
-	})
+		js, err := readJobState(state.Get(k))
+		if err != nil {
+			return fmt.Errorf("job %s: %w", id, err)
+		}
+		switch {
+		case running:
+			js.starts++
+		case js.starts == 0:
+			continue // never started: nothing to undo
+		}
+		js.running = running
+		if err := state.Put(k, js.bytes()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // FinishJobs, in one commit, deletes each job, remembers its key as seen
@@ -477,19 +482,31 @@ func (s *Spool) setRunning(ctx context.Context, keys []paging.ID, running bool) 
 // result whose key is already pending or seen as an item is not queued
 // again.
 func (s *Spool) FinishJobs(ctx context.Context, done []FinishedJob) error {
+	if err := s.Advance(ctx, done, nil); err != nil {
+		return fmt.Errorf("spool: finish jobs: %w", err)
+	}
+	return nil
+}
+
+// Advance finishes done (as FinishJobs) and starts start (as StartJobs)
+// in one commit: a device's driver hands in the results of one batch and
+// takes the next with a single fdatasync. A key in start that is not a
+// pending job refuses the whole call (paging.ErrNotFound); nothing is
+// finished then either.
+func (s *Spool) Advance(ctx context.Context, done []FinishedJob, start []paging.ID) error {
 	now := s.now()
 	puts := make([]spoolPut, len(done))
 	for i, d := range done {
 		var err error
 		if puts[i], err = s.prepareItem(d.Result, now); err != nil {
-			return fmt.Errorf("spool: finish job %s: %w", d.Key, err)
+			return fmt.Errorf("job %s: %w", d.Key, err)
 		}
 	}
-	if len(done) == 0 {
+	if len(done) == 0 && len(start) == 0 {
 		return nil
 	}
 	at := dueBytes(now)
-	err := s.st.do(ctx, func(tx *txn) error {
+	return s.st.do(ctx, func(tx *txn) error {
 		jobs, state, seen := tx.Bucket(bucketSpoolJobs), tx.Bucket(bucketSpoolJobState), tx.Bucket(bucketSpoolSeen)
 		for i, d := range done {
 			k := d.Key.Bytes()
@@ -509,12 +526,8 @@ func (s *Spool) FinishJobs(ctx context.Context, done []FinishedJob) error {
 				return err
 			}
 		}
-		return nil
+		return setRunningTx(tx, start, true)
 	})
-	if err != nil {
-		return fmt.Errorf("spool: finish jobs: %w", err)
-	}
-	return nil
 }
 
 // Jobs returns every pending job, with its in-flight state, critical first,

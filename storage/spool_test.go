@@ -1057,3 +1057,45 @@ func runBatches(b *testing.B, writers, batch int, run func(n int) error) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
 }
+
+func TestSpoolAdvanceFinishesAndStartsInOneCommit(t *testing.T) {
+	ctx := context.Background()
+	sp := storagetest.MustOpenSpool(t)
+	now := time.Now().UTC()
+	var keys []paging.ID
+	for i := range 4 {
+		k := paging.NewID(now)
+		keys = append(keys, k)
+		if _, err := sp.AddJobs(ctx, []storage.SpoolJob{{Key: k, Device: "d", Payload: paging.NewPHI(fmt.Sprint("job ", i)), Received: now}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sp.StartJobs(ctx, keys[:2]); err != nil {
+		t.Fatal(err)
+	}
+	result := func(k paging.ID) storage.FinishedJob {
+		return storage.FinishedJob{Key: k, Result: storage.SpoolItem{Key: paging.NewID(now), Kind: "result", Payload: paging.NewPHI("r"), Created: now}}
+	}
+	before := sp.CommitStats().Commits
+	if err := sp.Advance(ctx, []storage.FinishedJob{result(keys[0]), result(keys[1])}, keys[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := sp.CommitStats().Commits - before; n != 1 {
+		t.Errorf("Advance took %d commits, want 1", n)
+	}
+	jobs, err := sp.Jobs(ctx)
+	if err != nil || len(jobs) != 2 || !jobs[0].Running || !jobs[1].Running {
+		t.Fatalf("after Advance: %+v, %v; want the last two, running", jobs, err)
+	}
+	if items, _ := sp.PendingItems(ctx, 10); len(items) != 2 {
+		t.Fatalf("%d results queued, want 2", len(items))
+	}
+	// A start of a job that is not pending refuses the whole call.
+	err = sp.Advance(ctx, []storage.FinishedJob{result(keys[2])}, []paging.ID{paging.NewID(now)})
+	if !errors.Is(err, paging.ErrNotFound) {
+		t.Fatalf("Advance with an unknown start: %v, want ErrNotFound", err)
+	}
+	if jobs, _ := sp.Jobs(ctx); len(jobs) != 2 {
+		t.Fatalf("a refused Advance finished a job: %d left, want 2", len(jobs))
+	}
+}

@@ -60,6 +60,11 @@ type Options struct {
 	// MaxBatch is the most operations one commit carries; default
 	// DefaultMaxBatch.
 	MaxBatch int
+	// Linger, if set, is how long the commit loop waits for more
+	// operations when a batch is not full, as PostgreSQL's commit_delay
+	// does: fewer, larger commits (pages written once for many
+	// operations) for a little more latency. Zero: commit at once.
+	Linger time.Duration
 
 	// sealLimit is how many values a data key seals before a new one is
 	// made; tests lower it.

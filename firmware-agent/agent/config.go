@@ -104,6 +104,10 @@ const (
 	KindPagingTerminal = "paging-terminal"
 	KindTAPLine        = "tap-line"
 	KindESPALine       = "espa-line"
+	// KindLoopback is a device with no line that completes every job at
+	// once: for commissioning the bus and the spools without hardware, and
+	// for measuring them.
+	KindLoopback = "loopback"
 )
 
 // DefaultConfig is the configuration before the file is read.
@@ -170,23 +174,28 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.id: %q: letters, digits, '.', '_' or '-', at most 63", key, d.ID)
 		case seen[d.ID]:
 			return fmt.Errorf("%s.id: duplicate device %q", key, d.ID)
-		case d.Port == "":
+		case d.Port == "" && d.Kind != KindLoopback:
 			return fmt.Errorf("%s.port: required", key)
+		case d.Port != "" && d.Kind == KindLoopback:
+			return fmt.Errorf("%s.port: a loopback device has no port", key)
 		case d.MaxInFlight < 0 || d.MaxInFlight > 256:
 			return fmt.Errorf("%s.max_in_flight: 1 to 256", key)
 		case len(d.Password) > 6:
 			return fmt.Errorf("%s.password: TAP passwords are at most 6 characters", key)
 		}
 		switch d.Kind {
-		case KindModem, KindPagingTerminal, KindTAPLine:
+		case KindModem, KindPagingTerminal, KindTAPLine, KindLoopback:
 		case KindESPALine:
 			return fmt.Errorf("%s.kind: espa-line is not supported by this version of the agent", key)
 		default:
-			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line)", key, d.Kind)
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, loopback)", key, d.Kind)
 		}
 		seen[d.ID] = true
 		if d.MaxInFlight == 0 {
 			d.MaxInFlight = 1
+		}
+		if d.Kind == KindLoopback {
+			continue
 		}
 		if addr, ok := d.Listen(); ok {
 			if d.Kind != KindTAPLine {

@@ -29,6 +29,9 @@ func TestConfig(t *testing.T) {
 		{"listen tap", "[[device]]\nid='t'\nkind='tap-line'\nport='listen://127.0.0.1:4000'\n", ""},
 		{"relative port", "[[device]]\nid='t'\nkind='tap-line'\nport='ttyUSB0'\n", "absolute device path"},
 		{"bad id", "[[device]]\nid='a/b'\nkind='tap-line'\nport='/dev/x'\n", "device[0].id"},
+		{"loopback", "[[device]]\nid='l'\nkind='loopback'\nmax_in_flight=32\n", ""},
+		{"loopback with a port", "[[device]]\nid='l'\nkind='loopback'\nport='/dev/x'\n", "no port"},
+		{"in flight", "[[device]]\nid='l'\nkind='loopback'\nmax_in_flight=1000\n", "max_in_flight"},
 		{"long password", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\npassword='1234567'\n", "at most 6"},
 	}
 	for _, c := range cases {

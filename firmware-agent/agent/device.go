@@ -45,6 +45,7 @@ const (
 
 var actions = map[string][]string{
 	KindPagingTerminal: {ActionTAPPage},
+	KindLoopback:       {ActionTAPPage},
 }
 
 // refusal says why d will not take j, or "" if it will.
@@ -92,7 +93,7 @@ type device struct {
 
 func newDevice(a *Agent, dc DeviceConfig) (*device, error) {
 	d := &device{a: a, cfg: dc, queue: jobqueue.New[*job](), state: agentapi.DeviceAbsent, since: a.clock.Now()}
-	if _, listen := dc.Listen(); listen {
+	if _, listen := dc.Listen(); listen || dc.Kind == KindLoopback {
 		return d, nil
 	}
 	l, err := serialport.New(dc.Line(), a.log.With("device", dc.ID), d.onLineState)
@@ -150,6 +151,14 @@ func (d *device) run(ctx context.Context) {
 		d.listen(ctx, addr)
 		return
 	}
+	if d.cfg.Kind == KindLoopback {
+		d.setState(agentapi.DeviceReady, nil)
+		d.runJobs(ctx, func(context.Context, *job) outcome {
+			return outcome{Outcome: agentapi.OutcomeSent, Note: "loopback device"}
+		})
+		d.setState(agentapi.DeviceAbsent, nil)
+		return
+	}
 	var s serialport.Session
 	switch d.cfg.Kind {
 	case KindPagingTerminal:
@@ -167,35 +176,38 @@ func (d *device) run(ctx context.Context) {
 
 // runJobs gives the device its jobs, up to MaxInFlight at a time, until
 // ctx ends or exec reports that the line failed. Each batch is marked in
-// flight in the spool before the first byte goes out, and its results
-// are committed together.
+// flight in the spool before the first byte goes out; the results of a
+// batch are committed with the start of the next (one fdatasync for both),
+// or alone when nothing else waits.
 func (d *device) runJobs(ctx context.Context, exec func(context.Context, *job) outcome) error {
+	var done []storage.FinishedJob // results not yet committed
 	for {
-		first, err := d.queue.Pop(ctx)
-		if err != nil {
-			return err
+		batch := d.take(ctx, len(done) == 0)
+		if ctx.Err() != nil {
+			d.commit(ctx, done)
+			return ctx.Err()
 		}
-		batch := []*job{first}
-		for len(batch) < d.cfg.MaxInFlight {
-			j, ok := d.queue.TryPop()
-			if !ok {
-				break
-			}
-			batch = append(batch, j)
+		if len(batch) == 0 {
+			d.commit(ctx, done)
+			done = nil
+			continue
 		}
-		if err := d.a.spool.StartJobs(ctx, keysOf(batch)); err != nil {
+		if err := d.a.spool.Advance(ctx, done, keysOf(batch)); err != nil {
+			d.commit(ctx, done)
+			done = nil
 			if !errors.Is(err, paging.ErrNotFound) {
 				d.pushBack(batch)
 				return fmt.Errorf("spool: %w", err)
 			}
 			// A job the spool no longer holds (finished meanwhile) must not
 			// run: start them one by one and drop those.
-			batch = d.startEach(ctx, batch)
-			if len(batch) == 0 {
+			if batch = d.startEach(ctx, batch); len(batch) == 0 {
 				continue
 			}
+		} else {
+			d.committed(done)
+			done = nil
 		}
-		var finished []storage.FinishedJob
 		var lineErr error
 		for i, j := range batch {
 			if p, ok := d.queue.Head(); ok && i > 0 && p > j.prio {
@@ -220,13 +232,34 @@ func (d *device) runJobs(ctx context.Context, exec func(context.Context, *job) o
 				d.a.log.Error("result not encoded", "job", j.key, "err", err)
 				continue
 			}
-			finished = append(finished, f)
+			done = append(done, f)
 		}
-		d.commit(ctx, finished)
 		if lineErr != nil {
+			d.commit(ctx, done)
 			return lineErr
 		}
 	}
+}
+
+// take returns the next jobs, up to MaxInFlight, most urgent first; it
+// waits for one only if wait is set.
+func (d *device) take(ctx context.Context, wait bool) []*job {
+	var batch []*job
+	if wait {
+		first, err := d.queue.Pop(ctx)
+		if err != nil {
+			return nil
+		}
+		batch = append(batch, first)
+	}
+	for len(batch) < d.cfg.MaxInFlight {
+		j, ok := d.queue.TryPop()
+		if !ok {
+			break
+		}
+		batch = append(batch, j)
+	}
+	return batch
 }
 
 // startEach marks jobs in flight one at a time and returns those the
@@ -271,12 +304,9 @@ func (d *device) commit(ctx context.Context, finished []storage.FinishedJob) {
 		return
 	}
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		err := d.a.spool.FinishJobs(ctx, finished)
+		err := d.a.spool.FinishJobs(context.WithoutCancel(ctx), finished)
 		if err == nil {
 			break
-		}
-		if ctx.Err() != nil {
-			return
 		}
 		d.a.log.Error("spool: results not stored; retrying", "device", d.cfg.ID, "jobs", len(finished), "err", err)
 		select {
@@ -284,6 +314,14 @@ func (d *device) commit(ctx context.Context, finished []storage.FinishedJob) {
 			return
 		case <-time.After(wait):
 		}
+	}
+	d.committed(finished)
+}
+
+// committed schedules committed results for the gateway.
+func (d *device) committed(finished []storage.FinishedJob) {
+	if len(finished) == 0 {
+		return
 	}
 	items := make([]storage.SpoolItem, len(finished))
 	for i, f := range finished {

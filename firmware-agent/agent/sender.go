@@ -19,8 +19,9 @@ type sender struct {
 	a     *Agent
 	queue *jobqueue.Queue[paging.ID]
 
-	mu    sync.Mutex
-	items map[paging.ID]*outItem
+	mu        sync.Mutex
+	items     map[paging.ID]*outItem
+	removable []paging.ID // acknowledged, still in the spool
 }
 
 type outItem struct {
@@ -52,17 +53,37 @@ func (s *sender) add(items []storage.SpoolItem) {
 	}
 }
 
-// acked forgets items the gateway committed (and the spool deleted).
+// acked forgets items the gateway committed; they are deleted from the
+// spool later (takeRemovable).
 func (s *sender) acked(ids []paging.ID) {
 	s.mu.Lock()
 	for _, id := range ids {
-		delete(s.items, id)
+		if _, ok := s.items[id]; ok {
+			delete(s.items, id)
+			s.removable = append(s.removable, id)
+		}
 	}
 	empty := len(s.items) == 0
 	s.mu.Unlock()
 	if empty {
 		s.a.poke() // the gateway has everything: say so
 	}
+}
+
+// takeRemovable returns the acknowledged items to delete from the spool.
+func (s *sender) takeRemovable() []paging.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := s.removable
+	s.removable = nil
+	return ids
+}
+
+// requeueRemovable keeps ids for the next deletion.
+func (s *sender) requeueRemovable(ids []paging.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.removable = append(s.removable, ids...)
 }
 
 func (s *sender) len() int {

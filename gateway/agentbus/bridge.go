@@ -38,8 +38,7 @@ import (
 // Outbox is where jobs wait until their agent has them.
 type Outbox interface {
 	Enqueue(ctx context.Context, it paging.OutboxItem) error
-	DueOutbox(ctx context.Context, now time.Time, limit int) ([]paging.OutboxItem, error)
-	RetryBatch(ctx context.Context, ids []paging.ID, due time.Time) error
+	DueOutboxExcept(ctx context.Context, now time.Time, limit int, skip func(paging.ID) bool) ([]paging.OutboxItem, error)
 	SentBatch(ctx context.Context, ids []paging.ID) (int, error)
 }
 
@@ -85,12 +84,23 @@ type Bridge struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
-	mu       sync.Mutex
-	inflight map[string]map[paging.ID]struct{} // agent → published, not acked
+	mu sync.Mutex
+	// inflight holds the jobs published and not yet removed from the
+	// outbox: the pump passes over them until their ack, or until
+	// AckTimeout or a reconnect makes them due again. Acknowledged ones
+	// wait here for the next batched removal.
+	inflight map[paging.ID]*flight
+	toRemove []paging.ID // acknowledged, not yet removed from the outbox
 	agents   map[string]*agentState
 
 	published, acked, results, inbound, rejected, dups atomic.Uint64
 	rejectLog                                          *link.Throttle
+}
+
+type flight struct {
+	agent string
+	sent  time.Time
+	acked bool
 }
 
 type agentState struct {
@@ -124,7 +134,7 @@ func Start(opts Options) (*Bridge, error) {
 		reports:  make(chan link.Message, 4096),
 		acks:     make(chan link.Message, 1024),
 		cancel:   cancel,
-		inflight: map[string]map[paging.ID]struct{}{},
+		inflight: map[paging.ID]*flight{},
 		agents:   map[string]*agentState{},
 	}
 	b.rejectLog = link.NewThrottle(time.Minute)
@@ -144,8 +154,9 @@ func Start(opts Options) (*Bridge, error) {
 		return nil, fmt.Errorf("agentbus: %w", err)
 	}
 	b.link = l
-	b.wg.Add(3)
+	b.wg.Add(4)
 	go func() { defer b.wg.Done(); b.pump(ctx) }()
+	go func() { defer b.wg.Done(); b.removeAcked(ctx) }()
 	go func() { defer b.wg.Done(); b.takeReports(ctx) }()
 	go func() { defer b.wg.Done(); b.takeAcks(ctx) }()
 	return b, nil
@@ -193,10 +204,12 @@ func (b *Bridge) poke() {
 	}
 }
 
-// pump publishes due jobs, critical first, and defers each until its ack.
+// pump publishes due jobs, critical first. A published job is passed
+// over (in memory, with no write) until its agent acknowledges it or it is
+// due again.
 func (b *Bridge) pump(ctx context.Context) {
 	const batch = 512
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(b.opts.AckTimeout / 4)
 	defer tick.Stop()
 	for ctx.Err() == nil {
 		n := 0
@@ -213,17 +226,20 @@ func (b *Bridge) pump(ctx context.Context) {
 		case <-ctx.Done():
 		case <-b.wake:
 		case <-tick.C:
+			b.expire()
 		}
 	}
 }
 
 func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
 	now := b.clock.Now()
-	items, err := b.opts.Outbox.DueOutbox(ctx, now, limit)
+	b.mu.Lock()
+	items, err := b.opts.Outbox.DueOutboxExcept(ctx, now, limit, func(id paging.ID) bool { return b.inflight[id] != nil })
+	b.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
-	ids := make([]paging.ID, 0, len(items))
+	n := 0
 	for _, it := range items {
 		agent, ok := jobAgent(it.Topic)
 		if !ok {
@@ -232,19 +248,28 @@ func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
 		b.link.Publish(it.Topic, false, []byte(it.Payload.Reveal()))
 		b.published.Add(1)
 		b.mu.Lock()
-		m := b.inflight[agent]
-		if m == nil {
-			m = map[paging.ID]struct{}{}
-			b.inflight[agent] = m
-		}
-		m[it.ID] = struct{}{}
+		b.inflight[it.ID] = &flight{agent: agent, sent: now}
 		b.mu.Unlock()
-		ids = append(ids, it.ID)
+		n++
 	}
-	if len(ids) == 0 {
-		return 0, nil
+	return n, nil
+}
+
+// expire makes jobs not acknowledged within AckTimeout due again.
+func (b *Bridge) expire() {
+	now := b.clock.Now()
+	b.mu.Lock()
+	n := 0
+	for id, f := range b.inflight {
+		if !f.acked && now.Sub(f.sent) >= b.opts.AckTimeout {
+			delete(b.inflight, id)
+			n++
+		}
 	}
-	return len(ids), b.opts.Outbox.RetryBatch(ctx, ids, now.Add(b.opts.AckTimeout))
+	b.mu.Unlock()
+	if n > 0 {
+		b.poke()
+	}
 }
 
 // jobAgent returns the agent of a job topic.
@@ -257,36 +282,25 @@ func jobAgent(topic string) (string, bool) {
 	return agent, ok
 }
 
-// resendAll makes every job published and not yet acknowledged due now:
-// after a reconnect nothing in flight can be relied on.
-func (b *Bridge) resendAll(ctx context.Context) {
-	b.mu.Lock()
-	agents := make([]string, 0, len(b.inflight))
-	for a := range b.inflight {
-		agents = append(agents, a)
-	}
-	b.mu.Unlock()
-	for _, a := range agents {
-		b.resend(ctx, a)
-	}
-	b.poke()
-}
+// resendAll makes every job published and not yet acknowledged due
+// now: after a reconnect nothing in flight can be relied on.
+func (b *Bridge) resendAll(context.Context) { b.resend("") }
 
-func (b *Bridge) resend(ctx context.Context, agent string) {
+// resend makes agent's unacknowledged jobs (every agent's, for "") due
+// now.
+func (b *Bridge) resend(agent string) {
 	b.mu.Lock()
-	ids := make([]paging.ID, 0, len(b.inflight[agent]))
-	for id := range b.inflight[agent] {
-		ids = append(ids, id)
+	n := 0
+	for id, f := range b.inflight {
+		if !f.acked && (agent == "" || f.agent == agent) {
+			delete(b.inflight, id)
+			n++
+		}
 	}
 	b.mu.Unlock()
-	if len(ids) == 0 {
-		return
+	if n > 0 {
+		b.log.Info("re-sending unacknowledged jobs", "agent", agent, "jobs", n)
 	}
-	if err := b.opts.Outbox.RetryBatch(ctx, ids, b.clock.Now()); err != nil && ctx.Err() == nil {
-		b.log.Error("outbox: re-send after reconnect", "agent", agent, "err", err)
-		return
-	}
-	b.log.Info("re-sending unacknowledged jobs", "agent", agent, "jobs", len(ids))
 	b.poke()
 }
 
@@ -344,9 +358,7 @@ func (b *Bridge) onStatus(agent string, m link.Message) {
 		b.log.Info("agent "+st.State, "agent", agent, "version", st.Version, "devices", len(st.Devices))
 	}
 	if cameOnline {
-		// A new session: what it had not acknowledged, it may never have
-		// seen. Not in paho's goroutine: RetryBatch waits for a commit.
-		go b.resend(context.Background(), agent)
+		b.resend(agent)
 	}
 }
 
@@ -443,7 +455,8 @@ func (b *Bridge) sendAcks(keys map[string][]string) {
 	}
 }
 
-// takeAcks removes the jobs agents acknowledged from the outbox.
+// takeAcks records the jobs agents acknowledged: they are never published
+// again, and removeAcked takes them out of the outbox in batches.
 func (b *Bridge) takeAcks(ctx context.Context) {
 	for {
 		var m link.Message
@@ -458,37 +471,70 @@ func (b *Bridge) takeAcks(ctx context.Context) {
 			b.reject(m, agent, err)
 			continue
 		}
-		ids := make([]paging.ID, 0, len(a.Keys))
-		for _, k := range a.Keys {
-			if id, err := paging.ParseID(k); err == nil {
-				ids = append(ids, id)
-			}
-		}
-		n, err := b.opts.Outbox.SentBatch(ctx, ids)
-		if err != nil {
-			if ctx.Err() == nil {
-				b.log.Error("outbox: ack not recorded; the job will be sent again", "agent", agent, "err", err)
-			}
-			m.Ack()
-			continue
-		}
-		b.acked.Add(uint64(n))
-		b.dups.Add(uint64(len(ids) - n))
 		b.mu.Lock()
-		for _, id := range ids {
-			delete(b.inflight[agent], id)
+		for _, k := range a.Keys {
+			id, err := paging.ParseID(k)
+			if err != nil {
+				continue
+			}
+			switch f := b.inflight[id]; {
+			case f == nil:
+				// Published before this gateway started, or acked twice.
+				b.inflight[id] = &flight{agent: agent, acked: true}
+			case f.acked:
+				b.dups.Add(1)
+				continue
+			default:
+				f.acked = true
+			}
+			b.acked.Add(1)
+			b.toRemove = append(b.toRemove, id)
 		}
 		b.mu.Unlock()
 		m.Ack()
 	}
 }
 
+// removeAcked takes acknowledged jobs out of the outbox every 50ms, in one
+// commit for all. Until then the pump passes over them; after a crash in
+// between they are published again and the agent, which has them, acks
+// them again.
+func (b *Bridge) removeAcked(ctx context.Context) {
+	link.Periodically(ctx, 50*time.Millisecond, b.removeNow)
+}
+
+func (b *Bridge) removeNow(ctx context.Context) {
+	b.mu.Lock()
+	ids := b.toRemove
+	b.toRemove = nil
+	b.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := b.opts.Outbox.SentBatch(ctx, ids); err != nil {
+		if ctx.Err() == nil {
+			b.log.Error("outbox: acknowledged jobs not removed yet; retrying", "jobs", len(ids), "err", err)
+		}
+		b.mu.Lock()
+		b.toRemove = append(b.toRemove, ids...)
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Lock()
+	for _, id := range ids {
+		delete(b.inflight, id)
+	}
+	b.mu.Unlock()
+}
+
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
 	b.mu.Lock()
 	n := 0
-	for _, m := range b.inflight {
-		n += len(m)
+	for _, f := range b.inflight {
+		if !f.acked {
+			n++
+		}
 	}
 	b.mu.Unlock()
 	return Stats{Published: b.published.Load(), Acked: b.acked.Load(), Results: b.results.Load(),
@@ -513,6 +559,12 @@ type AgentHealth struct {
 func (b *Bridge) Agents() []AgentHealth {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	inflight := map[string]int{}
+	for _, f := range b.inflight {
+		if !f.acked {
+			inflight[f.agent]++
+		}
+	}
 	out := make([]AgentHealth, 0, len(b.agents))
 	for id, a := range b.agents {
 		devs := append([]agentapi.DeviceStatus(nil), a.status.Devices...)
@@ -520,7 +572,7 @@ func (b *Bridge) Agents() []AgentHealth {
 			devs = []agentapi.DeviceStatus{}
 		}
 		out = append(out, AgentHealth{ID: id, State: a.status.State, Version: a.status.Version,
-			Updated: a.updated, Devices: devs, InFlight: len(b.inflight[id]), Pending: a.status.Pending})
+			Updated: a.updated, Devices: devs, InFlight: inflight[id], Pending: a.status.Pending})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out

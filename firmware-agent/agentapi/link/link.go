@@ -271,3 +271,23 @@ func (l *Link) PublishAcks(topic string, keys []string, now time.Time) error {
 	}
 	return nil
 }
+
+// Periodically runs fn every interval until ctx ends, then once more with
+// a fresh context of its own (bounded by five seconds), so that a clean
+// stop leaves nothing of fn's work behind: the batched removal of what the
+// other side acknowledged.
+func Periodically(ctx context.Context, interval time.Duration, fn func(context.Context)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			fn(fctx)
+			cancel()
+			return
+		case <-t.C:
+			fn(ctx)
+		}
+	}
+}
