@@ -2,6 +2,7 @@ package agentapi
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -160,7 +161,7 @@ func (j *Job) Validate() error {
 // Validate checks a result as received.
 func (r *Result) Validate() error {
 	switch {
-	case len(r.Job) != 26:
+	case checkKey(r.Job) != nil:
 		return fmt.Errorf("%w: result: job key must be a ULID", ErrMalformed)
 	case !ValidID(r.Device):
 		return fmt.Errorf("%w: result: bad device id", ErrMalformed)
@@ -201,9 +202,22 @@ func (a *Ack) Validate() error {
 		return fmt.Errorf("%w: ack: 1 to %d keys", ErrMalformed, MaxKeys)
 	}
 	for _, k := range a.Keys {
-		if len(k) != 26 {
+		if checkKey(k) != nil {
 			return fmt.Errorf("%w: ack: key must be a ULID", ErrMalformed)
 		}
+	}
+	return nil
+}
+
+// checkKey accepts a ULID other than the zero one, which the stores take
+// for "no key".
+func checkKey(k string) error {
+	id, err := paging.ParseID(k)
+	if err != nil {
+		return err
+	}
+	if id == (paging.ID{}) {
+		return errors.New("the zero ULID is not a key")
 	}
 	return nil
 }
@@ -285,7 +299,7 @@ func Open(b []byte, dst Body) (Envelope, error) {
 	if e.Kind != want {
 		return e, fmt.Errorf("%w: kind %q where %q was expected", ErrMalformed, e.Kind, want)
 	}
-	if _, err := paging.ParseID(e.Key); err != nil {
+	if err := checkKey(e.Key); err != nil {
 		return e, fmt.Errorf("%w: idempotency key: %v", ErrMalformed, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(e.Body))

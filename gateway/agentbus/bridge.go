@@ -384,7 +384,10 @@ func (b *Bridge) handleReports(ctx context.Context, batch []link.Message) {
 			defer wg.Done()
 			key, err := b.report(ctx, agent, sub, m.Payload())
 			switch {
-			case errors.Is(err, agentapi.ErrMalformed) || errors.Is(err, agentapi.ErrVersion) || errors.Is(err, agentapi.ErrTooLarge):
+			case errors.Is(err, agentapi.ErrMalformed) || errors.Is(err, agentapi.ErrVersion) || errors.Is(err, agentapi.ErrTooLarge),
+				errors.Is(err, paging.ErrInvalid):
+				// Refused as a payload, by the wire checks or the store's:
+				// sending it again will not help.
 				b.reject(m, agent, err)
 			case err != nil:
 				if n, ok := b.rejectLog.Allow("commit:" + agent); ok {

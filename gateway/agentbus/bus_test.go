@@ -185,6 +185,7 @@ func TestBadPayloadsRejected(t *testing.T) {
 		{"ack to agent/short key", toAgent, ackToAgent, env(1, key(), agentapi.KindAck, `{"keys":["01ABC"]}`)},
 		{"ack to agent/job on the ack topic", toAgent, ackToAgent, env(1, key(), agentapi.KindJob, job("term-1", ""))},
 		{"ack to agent/garbage", toAgent, ackToAgent, []byte("ack!")},
+		{"ack to agent/key not a ULID", toAgent, ackToAgent, env(1, key(), agentapi.KindAck, `{"keys":["`+strings.Repeat("Z", 26)+`"]}`)},
 		// Results, to the gateway.
 		{"result/garbage", toGateway, resultTopic, []byte("\xff\x00result")},
 		{"result/empty payload", toGateway, resultTopic, []byte{}},
@@ -202,11 +203,16 @@ func TestBadPayloadsRejected(t *testing.T) {
 		{"inbound/oversize", toGateway, inboundTopic, oversize(agentapi.KindInbound, inbound("tap-in", "normal", "x", ""))},
 		{"inbound/no received time", toGateway, inboundTopic, env(1, key(), agentapi.KindInbound, strings.Replace(inbound("tap-in", "normal", "x", ""), `,"received":`+sent, ``, 1))},
 		{"inbound/short key", toGateway, inboundTopic, env(1, "01ABC", agentapi.KindInbound, inbound("tap-in", "normal", "x", ""))},
+		{"inbound/all-zero key", toGateway, inboundTopic, env(1, strings.Repeat("0", 26), agentapi.KindInbound, inbound("tap-in", "normal", "x", ""))},
+		{"job/all-zero key", toAgent, jobTopic, env(1, strings.Repeat("0", 26), agentapi.KindJob, job("term-1", ""))},
+		{"result/all-zero key", toGateway, resultTopic, env(1, strings.Repeat("0", 26), agentapi.KindResult, result(key(), "sent", ""))},
+		{"result/all-zero job key", toGateway, resultTopic, env(1, key(), agentapi.KindResult, result(strings.Repeat("0", 26), "sent", ""))},
 		// Acks, to the gateway.
 		{"ack to gateway/no keys", toGateway, ackToGateway, env(1, key(), agentapi.KindAck, `{"keys":[]}`)},
 		{"ack to gateway/more than MaxKeys keys", toGateway, ackToGateway, env(1, key(), agentapi.KindAck, keys(agentapi.MaxKeys+1, key))},
 		{"ack to gateway/result on the ack topic", toGateway, ackToGateway, env(1, key(), agentapi.KindResult, result(key(), "sent", ""))},
 		{"ack to gateway/empty payload", toGateway, ackToGateway, []byte{}},
+		{"ack to gateway/all-zero key", toGateway, ackToGateway, env(1, key(), agentapi.KindAck, `{"keys":["`+strings.Repeat("0", 26)+`"]}`)},
 		// Status, to the gateway (published without retain: a rejected
 		// status must not linger on the broker).
 		{"status/of agent-2 on agent-1's topic", toGateway, statusTopic, env(1, key(), agentapi.KindStatus, status("agent-2", "online", "ready"))},
