@@ -44,6 +44,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	busInFlight := fs.Int("bus-in-flight", 32, "jobs each terminal is given at once (max_in_flight)")
 	busWindow := fs.Int("bus-window", 512, "jobs kept outstanding in the bus round trip")
 	busLinger := fs.Duration("bus-linger", 0, "the gateway store's commit linger in the bus round trip")
+	agentLinger := fs.Duration("bus-agent-linger", time.Millisecond, "the agent spool's commit linger in the bus round trip")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
 	only := fs.String("only", "", "run one part: ingest or bus (default: both)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
@@ -120,7 +121,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *only != "ingest" {
 		bus, err := benchBus(ctx, dir, busBench{kind: *busKind, devices: *busDevices, inFlight: *busInFlight,
-			window: *busWindow, linger: *busLinger, verbose: *verbose}, *dur)
+			window: *busWindow, linger: *busLinger, agentLinger: *agentLinger, verbose: *verbose}, *dur)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: bus:", err)
 			return exitFailure

@@ -44,6 +44,7 @@ type busBench struct {
 	kind                      string // device kind: loopback or paging-terminal
 	devices, inFlight, window int
 	linger                    time.Duration // the gateway store's commit linger
+	agentLinger               time.Duration // the agent spool's
 	verbose                   bool          // print the pipeline's counters as it runs
 }
 
@@ -111,7 +112,7 @@ func benchBus(ctx context.Context, dir string, o busBench, d time.Duration) (bus
 	os.MkdirAll(devDir, 0o700)
 	cfg := agent.DefaultConfig()
 	cfg.Agent = agent.AgentConfig{ID: "bench-agent", DataDir: filepath.Join(dir, "bus-agent"),
-		KeyFile: filepath.Join(dir, "keys", "agent-kek"), CreateKey: true}
+		KeyFile: filepath.Join(dir, "keys", "agent-kek"), CreateKey: true, CommitLinger: agent.Duration{Duration: o.agentLinger}}
 	cfg.Bus.Broker = "tcp://" + brk.Addr()
 	var ids []string
 	for i := range devices {
@@ -193,8 +194,8 @@ func benchBus(ctx context.Context, dir string, o busBench, d time.Duration) (bus
 					done += d.Done
 				}
 				sp, gs := ag.Spool().CommitStats(), store.Stats()
-				fmt.Fprintf(os.Stderr, "pub %d acked %d results %d inflight %d | agent recv %d queue %d done %d unacked %d | submitted %d | spool commits %d ops %d | gw commits %d ops %d\n",
-					st.Published, st.Acked, st.Results, st.InFlight, as.Received, q, done, as.Unacked, n.Load(), sp.Commits, sp.Ops, gs.Commits, gs.Ops)
+				fmt.Fprintf(os.Stderr, "pub %d acked %d results %d inflight %d | agent recv %d queue %d done %d unacked %d | submitted %d | spool commits %d ops %d busy %v | gw commits %d ops %d busy %v\n",
+					st.Published, st.Acked, st.Results, st.InFlight, as.Received, q, done, as.Unacked, n.Load(), sp.Commits, sp.Ops, sp.Busy.Round(time.Millisecond), gs.Commits, gs.Ops, gs.Busy.Round(time.Millisecond))
 			}
 		}()
 	}

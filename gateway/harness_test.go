@@ -87,14 +87,14 @@ var dieWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
 // daemon is a pagebridge child process.
 type daemon struct {
-	t      *testing.T
-	cmd    *exec.Cmd
+	t       *testing.T
+	cmd     *exec.Cmd
 	addr    string // host:port of the HTTPS listener
 	tapAddr string // the demo agent's TAP line (TAP over TCP)
 	root    string // demo directory
-	stderr *os.File
-	done   chan struct{}
-	err    error
+	stderr  *os.File
+	done    chan struct{}
+	err     error
 }
 
 // startDemo runs `pagebridge demo` on root with a free loopback port and
@@ -128,15 +128,20 @@ func startDemo(t *testing.T, root string, extra ...string) *daemon {
 		// hospital is seeded and the daemon fully up.
 		sc := bufio.NewScanner(out)
 		var addr string
+		running := false
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening https "); ok {
+			line := sc.Text()
+			if a, ok := strings.CutPrefix(line, "listening https "); ok {
 				addr = a
 			}
-			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "TAP line"); ok {
-				d.tapAddr, _, _ = strings.Cut(strings.TrimSpace(a), " ")
+			if strings.HasPrefix(line, "Pagebridge demo is running") {
+				running = true
 			}
-			if strings.HasPrefix(sc.Text(), "Pagebridge demo is running") {
-				addrc <- addr
+			// The TAP line comes in the banner after "running": the
+			// daemon is fully up, its agent too.
+			if a, ok := strings.CutPrefix(strings.TrimSpace(line), "TAP line"); ok && running {
+				d.tapAddr, _, _ = strings.Cut(strings.TrimSpace(a), " ")
+				addrc <- addr // publishes tapAddr to the test goroutine
 			}
 		}
 		io.Copy(io.Discard, out)

@@ -106,10 +106,15 @@ type Stats struct {
 	FailedCommits uint64
 	// MaxBatch is the most ops carried by one commit.
 	MaxBatch uint64
+	// Busy is the time the loop spent committing (writing and syncing),
+	// linger excluded: its growth over wall time is the loop's
+	// utilisation, near 1 when the disk is the bottleneck.
+	Busy time.Duration
 }
 
 type stats struct {
 	commits, ops, failed, maxBatch atomic.Uint64
+	busy                           atomic.Int64 // nanoseconds
 }
 
 // Stats returns the commit loop's counters.
@@ -119,6 +124,7 @@ func (s *Store) Stats() Stats {
 		Ops:           s.stats.ops.Load(),
 		FailedCommits: s.stats.failed.Load(),
 		MaxBatch:      s.stats.maxBatch.Load(),
+		Busy:          time.Duration(s.stats.busy.Load()),
 	}
 }
 
@@ -172,7 +178,9 @@ func (s *Store) loop() {
 		if s.opts.Linger > 0 && len(batch) < s.opts.MaxBatch {
 			batch = s.linger(batch)
 		}
+		t0 := time.Now()
 		s.commit(batch)
+		s.stats.busy.Add(int64(time.Since(t0)))
 		clear(batch) // let answered ops be collected
 	}
 }

@@ -44,6 +44,14 @@ func outboxMove(b, idx *bolt.Bucket, r *outboxRecord, due time.Time) error {
 	return idx.Put(outboxIndexKey(r.Priority, r.Due, r.ID), nil)
 }
 
+// outboxHead is the part of an outboxRecord that places it in the due
+// index: decoding it skips the sealed payload.
+type outboxHead struct {
+	ID       paging.ID       `json:"id"`
+	Due      time.Time       `json:"due"`
+	Priority paging.Priority `json:"priority"`
+}
+
 // SentBatch removes every listed item in one commit; items that do not
 // exist are skipped. It returns how many were removed.
 func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {
@@ -55,12 +63,16 @@ func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {
 		n = 0 // fn may run again
 		b, idx := tx.Bucket(bucketOutbox), tx.Bucket(bucketOutboxDue)
 		for _, id := range ids {
-			r, err := outboxGet(b, idx, id)
-			if err != nil {
-				return err
-			}
-			if r == nil {
+			v := b.Get(id.Bytes())
+			if v == nil {
 				continue
+			}
+			var h outboxHead
+			if err := json.Unmarshal(v, &h); err != nil {
+				return fmt.Errorf("%w: outbox item %s: %v", ErrCorrupt, id, err)
+			}
+			if err := idx.Delete(outboxIndexKey(h.Priority, h.Due, h.ID)); err != nil {
+				return err
 			}
 			if err := b.Delete(id.Bytes()); err != nil {
 				return err

@@ -40,11 +40,6 @@ import (
 	"pagebridge/storage"
 )
 
-// spoolLinger lets the spool's commits gather the work of several devices
-// and of the bus: a millisecond of latency against a line's own
-// milliseconds per page, for far fewer pages written per job.
-var spoolLinger = time.Millisecond
-
 // Options are what the configuration file does not say.
 type Options struct {
 	Logger  *slog.Logger
@@ -105,7 +100,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.Agent.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a.spool, err = storage.OpenSpool(filepath.Join(cfg.Agent.DataDir, "spool.db"), storage.SpoolOptions{Keys: keys, Logger: a.log, Linger: spoolLinger})
+	a.spool, err = storage.OpenSpool(filepath.Join(cfg.Agent.DataDir, "spool.db"), storage.SpoolOptions{Keys: keys, Logger: a.log, Linger: cfg.Agent.CommitLinger.Duration})
 	if err != nil {
 		return nil, err
 	}

@@ -85,6 +85,12 @@ type Bridge struct {
 	wg      sync.WaitGroup
 
 	mu sync.Mutex
+	// fresh holds jobs Submit committed, by priority, for the pump to
+	// publish straight away; the outbox is read (scan) only at start, after
+	// a reconnect and when jobs are due again.
+	freshMu sync.Mutex
+	fresh   [paging.PriorityCritical + 1][]freshItem
+	scan    atomic.Bool
 	// inflight holds the jobs published and not yet removed from the
 	// outbox: the pump passes over them until their ack, or until
 	// AckTimeout or a reconnect makes them due again. Acknowledged ones
@@ -193,8 +199,20 @@ func (b *Bridge) Submit(ctx context.Context, agent string, job *agentapi.Job) (p
 	if err := b.opts.Outbox.Enqueue(ctx, it); err != nil {
 		return paging.ID{}, err
 	}
+	// Committed: the pump may publish it from here, without reading back
+	// and unsealing what it was just handed.
+	b.freshMu.Lock()
+	b.fresh[job.Priority] = append(b.fresh[job.Priority], freshItem{id: key, agent: agent, topic: it.Topic, payload: payload})
+	b.freshMu.Unlock()
 	b.poke()
 	return key, nil
+}
+
+// freshItem is a job Submit committed, waiting for the pump.
+type freshItem struct {
+	id           paging.ID
+	agent, topic string
+	payload      []byte
 }
 
 func (b *Bridge) poke() {
@@ -211,15 +229,22 @@ func (b *Bridge) pump(ctx context.Context) {
 	const batch = 512
 	tick := time.NewTicker(b.opts.AckTimeout / 4)
 	defer tick.Stop()
+	b.scan.Store(true) // what an earlier run left in the outbox
 	for ctx.Err() == nil {
 		n := 0
 		if b.link.Connected() {
-			var err error
-			if n, err = b.publishDue(ctx, batch); err != nil && ctx.Err() == nil {
-				b.log.Error("outbox", "err", err)
+			if b.scan.Swap(false) {
+				var err error
+				if n, err = b.publishDue(ctx, batch); err != nil && ctx.Err() == nil {
+					b.log.Error("outbox", "err", err)
+				}
+				if n == batch || err != nil {
+					b.scan.Store(true)
+				}
 			}
+			n += b.publishFresh(batch)
 		}
-		if n == batch {
+		if n > 0 {
 			continue
 		}
 		select {
@@ -229,6 +254,37 @@ func (b *Bridge) pump(ctx context.Context) {
 			b.expire()
 		}
 	}
+}
+
+// publishFresh publishes up to limit jobs Submit handed over, critical
+// first.
+func (b *Bridge) publishFresh(limit int) int {
+	var take []freshItem
+	b.freshMu.Lock()
+	for p := len(b.fresh) - 1; p >= 0 && len(take) < limit; p-- {
+		k := min(limit-len(take), len(b.fresh[p]))
+		take = append(take, b.fresh[p][:k]...)
+		b.fresh[p] = b.fresh[p][k:]
+		if len(b.fresh[p]) == 0 {
+			b.fresh[p] = nil // let the backing array go
+		}
+	}
+	b.freshMu.Unlock()
+	now := b.clock.Now()
+	for _, it := range take {
+		b.mu.Lock()
+		_, done := b.inflight[it.id]
+		if !done {
+			b.inflight[it.id] = &flight{agent: it.agent, sent: now}
+		}
+		b.mu.Unlock()
+		if done {
+			continue // published by a scan meanwhile, or already acked
+		}
+		b.link.Publish(it.topic, false, it.payload)
+		b.published.Add(1)
+	}
+	return len(take)
 }
 
 func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
@@ -268,6 +324,7 @@ func (b *Bridge) expire() {
 	}
 	b.mu.Unlock()
 	if n > 0 {
+		b.scan.Store(true)
 		b.poke()
 	}
 }
@@ -301,6 +358,7 @@ func (b *Bridge) resend(agent string) {
 	if n > 0 {
 		b.log.Info("re-sending unacknowledged jobs", "agent", agent, "jobs", n)
 	}
+	b.scan.Store(true)
 	b.poke()
 }
 
