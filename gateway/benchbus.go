@@ -88,7 +88,11 @@ func benchBus(ctx context.Context, dir string, o busBench, d time.Duration) (bus
 			latMu.Unlock()
 		}
 	}
+	var finished sync.Map // job key → true: a result sent again counts once
 	sink := &benchSink{StoreSink: agentbus.StoreSink{Store: store}, done: func(r *agentapi.Result) {
+		if _, again := finished.LoadOrStore(r.Job, true); again {
+			return
+		}
 		if r.Outcome != agentapi.OutcomeSent {
 			notSent.Add(1)
 		}

@@ -282,7 +282,9 @@ func (t *txn) appendAudit(d auditDraft) error {
 	if err != nil {
 		return err
 	}
-	if err := t.Bucket(bucketAudit).Put(be64(e.Seq), v); err != nil {
+	b := t.Bucket(bucketAudit)
+	b.FillPercent = appendFill
+	if err := b.Put(be64(e.Seq), v); err != nil {
 		return err
 	}
 	t.headTime = d.at

@@ -36,6 +36,12 @@ const (
 	logSeq    = "seq"
 )
 
+// appendFill is how full bbolt fills a page before splitting it in
+// buckets whose keys only grow (audit sequence numbers, ULIDs): they are
+// appended to at the end and never filled in later, so the default half
+// would leave every page half empty and write twice as many.
+const appendFill = 0.95
+
 // Options configure Open. Keys and AuditKey are required; the rest have
 // defaults.
 type Options struct {

@@ -51,18 +51,17 @@ const (
 )
 
 // Text is message text on the wire. It is PHI: every formatting path and
-// slog redact it, but JSON carries it, since the bus is where it must go
-// (over loopback, or TLS off loopback).
+// slog redact it, but JSON carries it (as the plain string it is), since
+// the bus is where it must go (over loopback, or TLS off loopback). It
+// must not implement encoding.TextMarshaler, which JSON would prefer.
 type Text string
 
-func (t Text) String() string                { return paging.Redacted }
-func (t Text) GoString() string              { return paging.Redacted }
-func (t Text) Format(f fmt.State, _ rune)    { fmt.Fprint(f, paging.Redacted) }
-func (t Text) LogValue() slog.Value          { return slog.StringValue(paging.Redacted) }
-func (t Text) MarshalJSON() ([]byte, error)  { return json.Marshal(string(t)) }
-func (t *Text) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, (*string)(t)) }
-func (t Text) PHI() paging.PHI               { return paging.NewPHI(string(t)) }
-func TextOf(p paging.PHI) Text               { return Text(p.Reveal()) }
+func (t Text) String() string             { return paging.Redacted }
+func (t Text) GoString() string           { return paging.Redacted }
+func (t Text) Format(f fmt.State, _ rune) { fmt.Fprint(f, paging.Redacted) }
+func (t Text) LogValue() slog.Value       { return slog.StringValue(paging.Redacted) }
+func (t Text) PHI() paging.PHI            { return paging.NewPHI(string(t)) }
+func TextOf(p paging.PHI) Text            { return Text(p.Reveal()) }
 
 // Job is work for one device: a page to re-transmit, an SMS to send.
 type Job struct {
@@ -269,11 +268,9 @@ func Encode(key paging.ID, sent time.Time, b Body) ([]byte, error) {
 	if err := b.Validate(); err != nil {
 		return nil, err
 	}
-	raw, err := json.Marshal(b)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(Envelope{V: Version, Key: key.String(), Sent: sent.UTC(), Kind: kind, Body: raw})
+	// One pass: the body is marshalled in place, not into a RawMessage
+	// the envelope would validate and compact again.
+	out, err := json.Marshal(envelopeOf{V: Version, Key: key.String(), Sent: sent.UTC(), Kind: kind, Body: b})
 	if err != nil {
 		return nil, err
 	}
@@ -288,11 +285,38 @@ func Encode(key paging.ID, sent time.Time, b Body) ([]byte, error) {
 // are refused: a peer speaking another dialect of the same version is a bug
 // to hear about, not to guess around.
 func Open(b []byte, dst Body) (Envelope, error) {
-	e, err := Decode(b)
-	if err != nil {
-		return e, err
-	}
 	want, err := kindOf(dst)
+	if err != nil {
+		return Envelope{}, err
+	}
+	// The common case in one pass: envelope and body decoded together,
+	// unknown fields refused at both levels. Anything that does not pass
+	// goes the long way, which says precisely what is wrong.
+	if len(b) <= MaxPayload && utf8.Valid(b) {
+		in := envelopeOf{Body: dst}
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if dec.Decode(&in) == nil && !dec.More() && in.V == Version && in.Kind == want && checkKey(in.Key) == nil {
+			return Envelope{V: in.V, Key: in.Key, Sent: in.Sent, Kind: in.Kind}, dst.Validate()
+		}
+	}
+	return openSlow(b, dst, want)
+}
+
+// envelopeOf is an Envelope with its body in place, for one-pass encoding
+// and decoding (Body holds a pointer to the body's struct).
+type envelopeOf struct {
+	V    int       `json:"v"`
+	Key  string    `json:"key"`
+	Sent time.Time `json:"sent"`
+	Kind string    `json:"kind"`
+	Body Body      `json:"body"`
+}
+
+// openSlow decodes the envelope, then the body, and names the first thing
+// wrong.
+func openSlow(b []byte, dst Body, want string) (Envelope, error) {
+	e, err := Decode(b)
 	if err != nil {
 		return e, err
 	}

@@ -130,6 +130,14 @@ func FuzzOpen(f *testing.F) {
 		f.Add(raw)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// The one-pass decoding and the long way agree on what opens, and
+		// to what (on an error dst holds whatever was decoded so far).
+		var fast, slow Job
+		_, errFast := Open(b, &fast)
+		_, errSlow := openSlow(b, &slow, KindJob)
+		if (errFast == nil) != (errSlow == nil) || errFast == nil && fast != slow {
+			t.Fatalf("Open and openSlow disagree: %v / %v\n%#v\n%#v", errFast, errSlow, fast, slow)
+		}
 		var j Job
 		if _, err := Open(b, &j); err == nil {
 			// Whatever opens re-encodes and opens to the same job.
