@@ -28,6 +28,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"pagebridge/firmware-agent/agent"
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/admin"
@@ -153,6 +155,7 @@ type busRig struct {
 	tapAddr            string
 	terms              []*sim.PagingTerminal
 	mosq               *peertest.Mosquitto
+	broker             string // the broker's URL
 	gw, ag             *proc
 	gwLog, agLog, sock string
 }
@@ -204,6 +207,7 @@ func newBusRig(t *testing.T, external bool) *busRig {
 		gc.Bus.Embedded, gc.Bus.Broker = false, r.mosq.URL()
 		broker = r.mosq.URL()
 	}
+	r.broker = broker
 	r.gwConf = filepath.Join(r.root, "pagebridge.toml")
 	if err := writeConfig(r.gwConf, gc); err != nil {
 		t.Fatal(err)
@@ -553,4 +557,107 @@ func (r *busRig) httpsAddr() string {
 	}
 	addr, _, _ := strings.Cut(s[i+len("listening https "):], "\n")
 	return addr
+}
+
+// TestBusBadPayloadsToDaemons publishes malformed payloads to the real
+// daemons' topics: each is refused with a log line, both processes stay up,
+// and a job and a page still go through afterwards.
+func TestBusBadPayloadsToDaemons(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: not in -short")
+	}
+	for _, external := range []bool{false, true} {
+		name := "embedded"
+		if external {
+			name = "mosquitto"
+		}
+		t.Run(name, func(t *testing.T) { badPayloadsToDaemons(t, external) })
+	}
+}
+
+func badPayloadsToDaemons(t *testing.T, external bool) {
+	r := newBusRig(t, external)
+	key := func() string { return paging.NewID(time.Now()).String() }
+	env := func(v int, kind, body string) []byte {
+		return []byte(fmt.Sprintf(`{"v":%d,"key":%q,"sent":"2026-11-27T00:00:00Z","kind":%q,"body":%s}`, v, key(), kind, body))
+	}
+	job := agentapi.JobTopic(rigAgent, "term-1")
+	cases := []struct {
+		name, topic string
+		payload     []byte
+	}{
+		{"garbage to the agent", job, []byte("\x00\xffgarbage")},
+		{"invalid UTF-8 to the agent", job, env(1, "job", `{"device":"term-1","priority":"normal","action":"tap.page","to":"1","text":"\xff","attempt":1}`)},
+		{"unknown version to the agent", job, env(2, "job", `{}`)},
+		{"oversize to the agent", job, append([]byte(`{"v":1,"pad":"`), append(make([]byte, agentapi.MaxPayload), '"', '}')...)},
+		{"unknown field in a job", job, env(1, "job", `{"device":"term-1","priority":"normal","action":"tap.page","to":"1","text":"x","attempt":1,"ward":"4W"}`)},
+		{"job for another device on this topic", job, env(1, "job", `{"device":"term-2","priority":"normal","action":"tap.page","to":"1","text":"x","attempt":1}`)},
+		{"ack without keys to the agent", agentapi.AckToAgentTopic(rigAgent), env(1, "ack", `{"keys":[]}`)},
+		{"garbage to the gateway", agentapi.ResultTopic(rigAgent), []byte("{{{{")},
+		{"result with an unknown outcome", agentapi.ResultTopic(rigAgent), env(1, "result", `{"job":"`+key()+`","device":"term-1","outcome":"maybe","at":"2026-11-27T00:00:00Z","attempt":1}`)},
+		{"inbound with a bad priority", agentapi.InboundTopic(rigAgent), env(1, "inbound", `{"line":"tap-in","protocol":"tap","pager_id":"1","priority":"urgent","text":"x","received":"2026-11-27T00:00:00Z"}`)},
+		{"status of another agent", agentapi.StatusTopic(rigAgent), env(1, "status", `{"agent":"someone-else","state":"online","version":"x"}`)},
+		{"ack with a zero key to the gateway", agentapi.AckToGatewayTopic(rigAgent), env(1, "ack", `{"keys":["00000000000000000000000000"]}`)},
+	}
+	c, err := link.Open(link.Options{Broker: r.broker, ClientID: "e2e-bad-payloads", OnMessage: func(m link.Message) { m.Ack() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0)
+	for deadline := time.Now().Add(30 * time.Second); !c.Connected(); {
+		if time.Now().After(deadline) {
+			t.Fatal("test client not connected to the broker")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, tc := range cases {
+		if err := c.PublishWait(context.Background(), tc.topic, false, tc.payload); err != nil {
+			t.Fatalf("%s: publish: %v", tc.name, err)
+		}
+	}
+	// Both daemons log each refusal (throttled per topic/agent), and stay
+	// up: a job and a page go through after the garbage.
+	want := r.submit("term-1", "after the garbage", 1, "normal")
+	conn, err := net.DialTimeout("tcp", r.tapAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{})
+	if err := tc.Logon(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Send(context.Background(), tap.Page{ID: "1002", Text: paging.NewPHI("inbound after the garbage")}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	res := r.results([]string{want["after the garbage"]}, time.Minute)
+	if line := res[want["after the garbage"]]; !strings.HasPrefix(line, "sent ") {
+		t.Fatalf("job after the garbage: %q", line)
+	}
+	waitSpoolDrained(t, r)
+	for _, p := range []*proc{r.gw, r.ag} {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited: %v", p.name, p.err)
+		default:
+		}
+	}
+	agLog, _ := os.ReadFile(r.agLog)
+	gwLog, _ := os.ReadFile(r.gwLog)
+	if n := strings.Count(string(agLog), "bus payload rejected"); n < 2 {
+		t.Errorf("agent logged %d rejections, want the first of each topic at least", n)
+	}
+	if n := strings.Count(string(gwLog), "bus payload rejected"); n < 1 {
+		t.Errorf("gateway logged %d rejections", n)
+	}
+	r.ag.stop()
+	r.gw.stop()
+	if got := storedTexts(t, r.root)["inbound after the garbage"]; got != 1 {
+		t.Errorf("the page after the garbage is stored %d times, want once", got)
+	}
+	for text := range storedTexts(t, r.root) {
+		if text == "x" {
+			t.Error("a refused inbound payload was stored")
+		}
+	}
 }
