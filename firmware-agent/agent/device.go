@@ -152,9 +152,10 @@ func (d *device) run(ctx context.Context) {
 		return
 	}
 	if d.cfg.Kind == KindLoopback {
+		d.a.log.Warn("loopback device: jobs given to it are reported done and go nowhere", "device", d.cfg.ID)
 		d.setState(agentapi.DeviceReady, nil)
 		d.runJobs(ctx, func(context.Context, *job) outcome {
-			return outcome{Outcome: agentapi.OutcomeSent, Note: "loopback device"}
+			return outcome{Outcome: agentapi.OutcomeSent, Code: "loopback", Note: "loopback device: not transmitted"}
 		})
 		d.setState(agentapi.DeviceAbsent, nil)
 		return
