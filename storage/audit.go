@@ -282,9 +282,7 @@ func (t *txn) appendAudit(d auditDraft) error {
 	if err != nil {
 		return err
 	}
-	b := t.Bucket(bucketAudit)
-	b.FillPercent = appendFill
-	if err := b.Put(be64(e.Seq), v); err != nil {
+	if err := t.Bucket(bucketAudit).Put(be64(e.Seq), v); err != nil {
 		return err
 	}
 	t.headTime = d.at

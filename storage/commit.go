@@ -230,6 +230,11 @@ func (s *Store) commit(batch []*op) {
 		failed, ferr := -1, error(nil)
 		err := s.db.Update(func(tx *bolt.Tx) error {
 			t := &txn{Tx: tx, s: s}
+			for _, name := range s.layout.appendOnly {
+				if b := tx.Bucket(name); b != nil {
+					b.FillPercent = appendFill
+				}
+			}
 			for i, o := range live {
 				if err := o.fn(t); err != nil {
 					failed, ferr = i, err

@@ -100,7 +100,6 @@ func (s *Store) RecordJobResult(ctx context.Context, r JobResult) (added bool, e
 	err = s.do(ctx, func(tx *txn) error {
 		added = false
 		b := tx.Bucket(bucketJobResults)
-		b.FillPercent = appendFill
 		if b.Get(key) != nil {
 			return nil
 		}

@@ -69,10 +69,15 @@ type layout struct {
 	// gateway: the file has an audit chain and a directory (pager ID
 	// index) to load at Open.
 	gateway bool
+	// appendOnly names the buckets whose keys grow with time (ULIDs,
+	// sequence numbers, time-led index keys): written at the end, so their
+	// pages are filled before they split (appendFill) instead of half.
+	appendOnly [][]byte
 }
 
 // storeLayout is the gateway's store.
-var storeLayout = &layout{name: "store", migrations: migrations, version: SchemaVersion, gateway: true}
+var storeLayout = &layout{name: "store", migrations: migrations, version: SchemaVersion, gateway: true,
+	appendOnly: [][]byte{bucketMessages, bucketAudit, bucketOutbox, bucketJobResults}}
 
 func init() {
 	if migrations[len(migrations)-1].to != SchemaVersion {

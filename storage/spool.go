@@ -61,7 +61,8 @@ var spoolMigrations = []migration{
 // SpoolSchemaVersion is the spool schema this code writes.
 const SpoolSchemaVersion uint64 = 1
 
-var spoolLayout = &layout{name: "spool", kind: spoolKind, migrations: spoolMigrations, version: SpoolSchemaVersion}
+var spoolLayout = &layout{name: "spool", kind: spoolKind, migrations: spoolMigrations, version: SpoolSchemaVersion,
+	appendOnly: [][]byte{bucketSpoolJobs, bucketSpoolJobState, bucketSpoolItems, bucketSpoolSeen}}
 
 func init() {
 	if spoolMigrations[len(spoolMigrations)-1].to != SpoolSchemaVersion {
