@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"pagebridge/firmware-agent/serialport"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/admin"
 	"pagebridge/gateway/paging"
@@ -87,7 +88,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("demo TAP line %q: %v", d.tapAddr, err)
 	}
-	c := tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{})
+	c := tap.NewClient(serialport.LineConn(conn, serialport.DefaultReadTimeout), tap.ClientConfig{})
 	if err := c.Logon(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -9,9 +9,7 @@ package main
 // lost it, which its result then says ("outcome unknown, re-sent").
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -30,6 +28,7 @@ import (
 	"pagebridge/firmware-agent/agent"
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/firmware-agent/serialport"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/admin"
@@ -58,92 +57,6 @@ func agentBinary(t *testing.T) string {
 		t.Fatal(agentBuildErr)
 	}
 	return agentBinPath
-}
-
-// proc is a daemon child process whose stderr goes to a log file.
-type proc struct {
-	t    *testing.T
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
-
-// startProc starts bin and waits until its stdout or log shows ready.
-func startProc(t *testing.T, name, bin, logPath, ready string, args ...string) *proc {
-	t.Helper()
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(logf, "---- %s start %s\n", name, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = logf
-	cmd.SysProcAttr = dieWithTest
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	seen := make(chan struct{}, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			fmt.Fprintln(logf, sc.Text())
-			if strings.Contains(sc.Text(), ready) {
-				select {
-				case seen <- struct{}{}:
-				default:
-				}
-			}
-		}
-	}()
-	go func() {
-		p.err = cmd.Wait()
-		logf.Close()
-		close(p.done)
-	}()
-	t.Cleanup(p.kill)
-	deadline := time.After(60 * time.Second)
-	for {
-		select {
-		case <-seen:
-			return p
-		case <-p.done:
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("%s exited at start: %v\n%s", name, p.err, b)
-		case <-deadline:
-			t.Fatalf("%s not ready within 60s", name)
-		case <-time.After(50 * time.Millisecond):
-			if b, _ := os.ReadFile(logPath); strings.Contains(string(b[strings.LastIndex(string(b), "---- "+name+" start"):]), ready) {
-				return p
-			}
-		}
-	}
-}
-
-func (p *proc) kill() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Kill()
-	<-p.done
-}
-
-func (p *proc) stop() {
-	p.t.Helper()
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-time.After(60 * time.Second):
-		p.t.Fatalf("%s did not stop within 60s", p.name)
-	}
 }
 
 // busRig is a gateway, an agent, two simulated paging terminals and a TAP
@@ -200,7 +113,7 @@ func newBusRig(t *testing.T, external bool) *busRig {
 	gc.Storage.CreateKeys = true
 	gc.Admin.Socket = r.sock
 	gc.Bus.Listen = busAddr
-	gc.Bus.AckTimeout = Duration{2 * time.Second}
+	gc.Bus.AckTimeout = Duration{Duration: 2 * time.Second}
 	broker := "tcp://" + busAddr
 	if external {
 		r.mosq = peertest.StartMosquitto(t)
@@ -236,11 +149,11 @@ func newBusRig(t *testing.T, external bool) *busRig {
 }
 
 func (r *busRig) startGateway() {
-	r.gw = startProc(r.t, "gateway", pagebridgeBinary(r.t), r.gwLog, "listening admin", "serve", "-config", r.gwConf)
+	r.gw = startProc(r.t, "gateway", pagebridgeBinary(r.t), r.gwLog, containing("listening admin"), "serve", "-config", r.gwConf)
 }
 
 func (r *busRig) startAgent() {
-	r.ag = startProc(r.t, "agent", agentBinary(r.t), r.agLog, "bus connected", "-config", r.agConf)
+	r.ag = startProc(r.t, "agent", agentBinary(r.t), r.agLog, containing("bus connected"), "-config", r.agConf)
 }
 
 // submit queues n test pages for device over the admin socket and
@@ -337,7 +250,7 @@ func (r *busRig) startSenders(ctx context.Context, n, conc int) *senders {
 							time.Sleep(100 * time.Millisecond)
 							continue
 						}
-						c = tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{ReplyWait: 5 * time.Second})
+						c = tap.NewClient(serialport.LineConn(conn, serialport.DefaultReadTimeout), tap.ClientConfig{ReplyWait: 5 * time.Second})
 						if err := c.Logon(ctx); err != nil {
 							conn.Close()
 							conn = nil
@@ -360,18 +273,6 @@ func (r *busRig) startSenders(ctx context.Context, n, conc int) *senders {
 	}
 	go func() { wg.Wait(); close(s.done) }()
 	return s
-}
-
-// deadlineConn reads like a serial line: (0, nil) after a quiet 100ms.
-type deadlineConn struct{ net.Conn }
-
-func (c *deadlineConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	n, err := c.Conn.Read(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
-	}
-	return n, err
 }
 
 // received counts the pages each terminal took, by text.
@@ -622,7 +523,7 @@ func badPayloadsToDaemons(t *testing.T, external bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc := tap.NewClient(&deadlineConn{conn}, tap.ClientConfig{})
+	tc := tap.NewClient(serialport.LineConn(conn, serialport.DefaultReadTimeout), tap.ClientConfig{})
 	if err := tc.Logon(context.Background()); err != nil {
 		t.Fatal(err)
 	}

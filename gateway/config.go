@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/internal/conf"
 )
 
 // exitConfig is the exit code for a configuration the daemon cannot run
@@ -23,20 +23,7 @@ const exitConfig = 78
 const DefaultConfigPath = "/etc/pagebridge/pagebridge.toml"
 
 // Duration is a time.Duration written in TOML as "15m", "2s".
-type Duration struct{ time.Duration }
-
-// UnmarshalText parses a Go duration string.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-// MarshalText writes the duration in Go syntax.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+type Duration = conf.Duration
 
 // Config is the gateway's one configuration file. DefaultConfig gives every
 // field a value; the file overlays it.
@@ -167,24 +154,24 @@ func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{
 			Listen:            "0.0.0.0:443",
-			ReadHeaderTimeout: Duration{5 * time.Second},
-			ReadTimeout:       Duration{30 * time.Second},
-			WriteTimeout:      Duration{30 * time.Second},
-			IdleTimeout:       Duration{2 * time.Minute},
-			ShutdownTimeout:   Duration{15 * time.Second},
+			ReadHeaderTimeout: Duration{Duration: 5 * time.Second},
+			ReadTimeout:       Duration{Duration: 30 * time.Second},
+			WriteTimeout:      Duration{Duration: 30 * time.Second},
+			IdleTimeout:       Duration{Duration: 2 * time.Minute},
+			ShutdownTimeout:   Duration{Duration: 15 * time.Second},
 		},
 		Storage: StorageConfig{
 			DataDir:        "/var/lib/pagebridge",
 			KeyFile:        "/etc/pagebridge/keys/kek",
 			AuditKeyFile:   "/etc/pagebridge/keys/audit-hmac",
-			LockTimeout:    Duration{2 * time.Second},
-			AuditRetention: Duration{6 * 366 * 24 * time.Hour},
+			LockTimeout:    Duration{Duration: 2 * time.Second},
+			AuditRetention: Duration{Duration: 6 * 366 * 24 * time.Hour},
 		},
 		Admin: AdminConfig{Socket: "/run/pagebridge/admin.sock"},
-		Audit: AuditConfig{HeadLogInterval: Duration{15 * time.Minute}},
+		Audit: AuditConfig{HeadLogInterval: Duration{Duration: 15 * time.Minute}},
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
 		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
-			ClientID: "pagebridge-gateway", AckTimeout: Duration{10 * time.Second}},
+			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -247,7 +234,7 @@ func (c *Config) Validate() error {
 		if !filepath.IsAbs(p) {
 			return bad(key, "must be an absolute path")
 		}
-		if inside(c.Storage.DataDir, p) {
+		if conf.Within(c.Storage.DataDir, p) {
 			return bad(key, "%s is inside the data dir %s; keys must live apart from the data they protect", p, c.Storage.DataDir)
 		}
 	}
@@ -301,10 +288,10 @@ func (c *Config) Validate() error {
 		if err := link.CheckBroker(c.Bus.Broker); err != nil {
 			return bad("bus.broker", "%v (required when embedded = false)", err)
 		}
-		if !link.Secure(c.Bus.Broker) && !loopbackURL(c.Bus.Broker) {
+		if !link.Secure(c.Bus.Broker) && !link.Loopback(c.Bus.Broker) {
 			return bad("bus.broker", "off loopback the bus must use TLS (tls://host:port)")
 		}
-		if !loopbackURL(c.Bus.Broker) && len(c.Bus.GatewayPassword) < 12 {
+		if !link.Loopback(c.Bus.Broker) && len(c.Bus.GatewayPassword) < 12 {
 			return bad("bus.gateway_password", "required (at least 12 characters) for a broker off loopback")
 		}
 	} else if c.Bus.Broker != "" {
@@ -332,19 +319,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// loopbackURL reports whether a broker URL names a loopback host.
-func loopbackURL(s string) bool {
-	u, err := url.Parse(s)
-	if err != nil {
-		return false
-	}
-	if u.Hostname() == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(u.Hostname())
-	return ip != nil && ip.IsLoopback()
-}
-
 // credential is an ID and its secret from one of the config's lists.
 type credential struct{ id, secret string }
 
@@ -366,12 +340,6 @@ func checkCredentials(key, secretKey string, minLen int, creds []credential) err
 		seen[c.id] = true
 	}
 	return nil
-}
-
-// inside reports whether p is dir or below it.
-func inside(dir, p string) bool {
-	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
-	return err == nil && (rel == "." || (rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))))
 }
 
 // writeConfig writes cfg as TOML to path atomically, mode 0640.

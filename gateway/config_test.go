@@ -73,20 +73,3 @@ func TestServeBadConfigExitCode(t *testing.T) {
 		t.Fatalf("unknown command: exit %d", code)
 	}
 }
-
-func TestInside(t *testing.T) {
-	for _, c := range []struct {
-		dir, p string
-		want   bool
-	}{
-		{"/var/lib/pb", "/var/lib/pb/x", true},
-		{"/var/lib/pb", "/var/lib/pb", true},
-		{"/var/lib/pb", "/var/lib/pbx/k", false},
-		{"/var/lib/pb", "/etc/pagebridge/keys/kek", false},
-		{"/var/lib/pb", "/var/lib/pb/../k", false},
-	} {
-		if got := inside(c.dir, c.p); got != c.want {
-			t.Errorf("inside(%q, %q) = %v", c.dir, c.p, got)
-		}
-	}
-}

@@ -85,114 +85,162 @@ func peerMissing(t *testing.T, msg string) {
 // test that times out leaves no daemon or tracer behind.
 var dieWithTest = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 
-// daemon is a pagebridge child process.
-type daemon struct {
-	t       *testing.T
-	cmd     *exec.Cmd
-	addr    string // host:port of the HTTPS listener
-	tapAddr string // the demo agent's TAP line (TAP over TCP)
-	root    string // demo directory
-	stderr  *os.File
-	done    chan struct{}
-	err     error
+// proc is a daemon child process. Its stdout and stderr go, line by line,
+// to a log file.
+type proc struct {
+	t    *testing.T
+	name string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
 }
 
-// startDemo runs `pagebridge demo` on root with a free loopback port and
-// waits for its listening lines. Logs go to root/logs/ so the at-rest test
-// can search them too.
-func startDemo(t *testing.T, root string, extra ...string) *daemon {
+// containing is a ready test for startProc: the line holds s.
+func containing(s string) func(string) bool {
+	return func(line string) bool { return strings.Contains(line, s) }
+}
+
+// startProc starts bin with args and waits until ready accepts a line of
+// its output (stdout or stderr). ready runs on the reading goroutine, for
+// every line until it accepts one; what it records before accepting is
+// the caller's to read once startProc returns. The process is killed when
+// the test ends; its log is printed if the test failed.
+func startProc(t *testing.T, name, bin, logPath string, ready func(line string) bool, args ...string) *proc {
 	t.Helper()
-	bin := pagebridgeBinary(t)
-	if err := os.MkdirAll(filepath.Join(root, "logs"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.OpenFile(filepath.Join(root, "logs", "stderr.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"demo", "-data", root, "-listen", "127.0.0.1:0"}, extra...)
+	fmt.Fprintf(logf, "---- %s start %s\n", name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(bin, args...)
-	cmd.Stderr = logf
 	cmd.SysProcAttr = dieWithTest
-	out, err := cmd.StdoutPipe()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{t: t, cmd: cmd, root: root, stderr: logf, done: make(chan struct{})}
-	addrc := make(chan string, 1)
+	p := &proc{t: t, name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
+	var (
+		mu      sync.Mutex // the log file and ready
+		isReady bool
+		readyc  = make(chan struct{})
+		readers sync.WaitGroup
+	)
+	for _, r := range []io.Reader{stdout, stderr} {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			sc := bufio.NewScanner(r)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				mu.Lock()
+				fmt.Fprintln(logf, sc.Text())
+				if !isReady && ready(sc.Text()) {
+					isReady = true
+					close(readyc)
+				}
+				mu.Unlock()
+			}
+			io.Copy(io.Discard, r)
+		}()
+	}
 	go func() {
-		// The address comes first; the demo banner once the demo
-		// hospital is seeded and the daemon fully up.
-		sc := bufio.NewScanner(out)
-		var addr string
-		running := false
-		for sc.Scan() {
-			line := sc.Text()
-			if a, ok := strings.CutPrefix(line, "listening https "); ok {
-				addr = a
-			}
-			if strings.HasPrefix(line, "Pagebridge demo is running") {
-				running = true
-			}
-			// The TAP line comes in the banner after "running": the
-			// daemon is fully up, its agent too.
-			if a, ok := strings.CutPrefix(strings.TrimSpace(line), "TAP line"); ok && running {
-				d.tapAddr, _, _ = strings.Cut(strings.TrimSpace(a), " ")
-				addrc <- addr // publishes tapAddr to the test goroutine
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	go func() {
-		d.err = cmd.Wait()
+		readers.Wait() // both pipes read to the end before Wait closes them
+		p.err = cmd.Wait()
 		logf.Close()
-		close(d.done)
+		close(p.done)
 	}()
 	t.Cleanup(func() {
-		d.kill()
+		p.kill()
 		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("pagebridge stderr:\n%s", b)
+			b, _ := os.ReadFile(logPath)
+			if len(b) > 20000 {
+				b = b[len(b)-20000:]
+			}
+			t.Logf("%s log %s:\n%s", name, logPath, b)
 		}
 	})
 	select {
-	case d.addr = <-addrc:
-	case <-d.done:
-		log, _ := os.ReadFile(logf.Name())
-		t.Fatalf("pagebridge exited before listening: %v\n%s", d.err, log)
+	case <-readyc:
+		return p
+	case <-p.done:
+		b, _ := os.ReadFile(logPath)
+		t.Fatalf("%s exited at start: %v\n%s", name, p.err, b)
 	case <-time.After(60 * time.Second):
-		t.Fatal("pagebridge did not start listening within 60s")
+		t.Fatalf("%s not ready within 60s", name)
 	}
-	return d
+	return nil
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (d *daemon) kill() {
+func (p *proc) kill() {
 	select {
-	case <-d.done:
+	case <-p.done:
 		return
 	default:
 	}
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.done
+	p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (d *daemon) stop() {
-	d.t.Helper()
-	d.cmd.Process.Signal(syscall.SIGTERM)
+func (p *proc) stop() {
+	p.t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-d.done:
+	case <-p.done:
 	case <-time.After(60 * time.Second):
-		d.t.Fatal("pagebridge did not stop within 60s of SIGTERM")
+		p.t.Fatalf("%s did not stop within 60s of SIGTERM", p.name)
 	}
-	if d.err != nil {
-		log, _ := os.ReadFile(filepath.Join(d.root, "logs", "stderr.log"))
-		d.t.Fatalf("pagebridge exited with %v after SIGTERM\n%s", d.err, log)
+	if p.err != nil {
+		b, _ := os.ReadFile(p.log)
+		p.t.Fatalf("%s exited with %v after SIGTERM\n%s", p.name, p.err, b)
 	}
+}
+
+// daemon is a `pagebridge demo` child process.
+type daemon struct {
+	*proc
+	addr    string // host:port of the HTTPS listener
+	tapAddr string // the demo agent's TAP line (TAP over TCP)
+	root    string // demo directory
+}
+
+// startDemo runs `pagebridge demo` on root with a free loopback port and
+// waits for its banner. Logs go to root/logs/ so the at-rest test can
+// search them too.
+func startDemo(t *testing.T, root string, extra ...string) *daemon {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(root, "logs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := &daemon{root: root}
+	running := false
+	// The address comes first; the banner once the demo hospital is seeded
+	// and the daemon fully up, its TAP line (the agent's) after "running".
+	ready := func(line string) bool {
+		if a, ok := strings.CutPrefix(line, "listening https "); ok {
+			d.addr = a
+		}
+		if strings.HasPrefix(line, "Pagebridge demo is running") {
+			running = true
+		}
+		a, ok := strings.CutPrefix(strings.TrimSpace(line), "TAP line")
+		if ok && running {
+			d.tapAddr, _, _ = strings.Cut(strings.TrimSpace(a), " ")
+		}
+		return ok && running
+	}
+	args := append([]string{"demo", "-data", root, "-listen", "127.0.0.1:0"}, extra...)
+	d.proc = startProc(t, "pagebridge", pagebridgeBinary(t), filepath.Join(root, "logs", "stderr.log"), ready, args...)
+	return d
 }
 
 func (d *daemon) url(path string) string { return "https://" + d.addr + path }

@@ -153,13 +153,7 @@ func (s *Store) JobResults(ctx context.Context, after paging.ID, limit int) ([]J
 	var out []JobResult
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketJobResults).Cursor()
-		k, v := c.First()
-		if after != (paging.ID{}) {
-			if k, v = c.Seek(after.Bytes()); k != nil && string(k) == string(after.Bytes()) {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := seekAfter(c, after); k != nil && len(out) < limit; k, v = c.Next() {
 			var r JobResult
 			if err := decodeJobResult(k, v, &r); err != nil {
 				return err

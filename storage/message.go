@@ -204,6 +204,18 @@ func (s *Store) Messages(ctx context.Context, by paging.AuditEvent, fn func(*pag
 	return ferr
 }
 
+// seekAfter moves c to the first key after the ID after, or to the first
+// key for the zero ID: where a listing that pages by ID resumes.
+func seekAfter(c *bolt.Cursor, after paging.ID) (k, v []byte) {
+	if after == (paging.ID{}) {
+		return c.First()
+	}
+	if k, v = c.Seek(after.Bytes()); k != nil && string(k) == string(after.Bytes()) {
+		return c.Next()
+	}
+	return k, v
+}
+
 // MessageIDs returns the IDs of stored messages after after (all, for the
 // zero ID), oldest first, at most limit. It reads no PHI and is not
 // audited.
@@ -211,13 +223,7 @@ func (s *Store) MessageIDs(ctx context.Context, after paging.ID, limit int) ([]p
 	var out []paging.ID
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketMessages).Cursor()
-		k, _ := c.First()
-		if after != (paging.ID{}) {
-			if k, _ = c.Seek(after.Bytes()); k != nil && string(k) == string(after.Bytes()) {
-				k, _ = c.Next()
-			}
-		}
-		for ; k != nil && len(out) < limit; k, _ = c.Next() {
+		for k, _ := seekAfter(c, after); k != nil && len(out) < limit; k, _ = c.Next() {
 			var id paging.ID
 			copy(id[:], k)
 			out = append(out, id)

@@ -14,6 +14,7 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/serialport"
+	"pagebridge/internal/conf"
 )
 
 // Config is the agent's one configuration file.
@@ -59,18 +60,7 @@ type BusConfig struct {
 }
 
 // Duration is a time.Duration written as "10s" in TOML.
-type Duration struct{ time.Duration }
-
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return err
-	}
-	d.Duration = v
-	return nil
-}
-
-func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+type Duration = conf.Duration
 
 // DeviceConfig is one line the agent owns.
 type DeviceConfig struct {
@@ -118,8 +108,8 @@ const (
 func DefaultConfig() Config {
 	return Config{
 		Agent: AgentConfig{ID: "agent-1", DataDir: "/var/lib/pagebridge-agent", KeyFile: "/etc/pagebridge/keys/agent-kek",
-			CommitLinger: Duration{time.Millisecond}},
-		Bus: BusConfig{Broker: "tcp://127.0.0.1:18830", AckTimeout: Duration{10 * time.Second}},
+			CommitLinger: Duration{Duration: time.Millisecond}},
+		Bus: BusConfig{Broker: "tcp://127.0.0.1:18830", AckTimeout: Duration{Duration: 10 * time.Second}},
 	}
 }
 
@@ -148,7 +138,7 @@ func (c *Config) Validate() error {
 		return errors.New("config: agent.data_dir: must be an absolute path")
 	case !filepath.IsAbs(a.KeyFile):
 		return errors.New("config: agent.key_file: must be an absolute path")
-	case inside(a.DataDir, a.KeyFile):
+	case conf.Within(a.DataDir, a.KeyFile):
 		return errors.New("config: agent.key_file: must be outside agent.data_dir, so that a copy of the data dir decrypts nothing")
 	case a.CommitLinger.Duration < 0 || a.CommitLinger.Duration > 100*time.Millisecond:
 		return errors.New("config: agent.commit_linger: 0 to 100ms")
@@ -156,10 +146,10 @@ func (c *Config) Validate() error {
 	if err := link.CheckBroker(c.Bus.Broker); err != nil {
 		return fmt.Errorf("config: bus.broker: %v", err)
 	}
-	if !link.Secure(c.Bus.Broker) && !loopbackURL(c.Bus.Broker) {
+	if !link.Secure(c.Bus.Broker) && !link.Loopback(c.Bus.Broker) {
 		return errors.New("config: bus.broker: off loopback the bus must use TLS (tls://host:port)")
 	}
-	if !loopbackURL(c.Bus.Broker) && len(c.Bus.Password) < 12 {
+	if !link.Loopback(c.Bus.Broker) && len(c.Bus.Password) < 12 {
 		return errors.New("config: bus.password: required (at least 12 characters) off loopback")
 	}
 	if c.Bus.CAFile != "" {
@@ -221,23 +211,4 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
-}
-
-func loopbackURL(s string) bool {
-	_, rest, _ := strings.Cut(s, "://")
-	host, _, err := net.SplitHostPort(rest)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// inside reports whether p is dir or below it.
-func inside(dir, p string) bool {
-	rel, err := filepath.Rel(filepath.Clean(dir), filepath.Clean(p))
-	return err == nil && (rel == "." || !strings.HasPrefix(rel, ".."))
 }

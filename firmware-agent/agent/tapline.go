@@ -5,11 +5,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"time"
 
 	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/serialport"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/paging"
 	"pagebridge/storage"
@@ -117,7 +117,7 @@ func (d *device) serveListener(ctx context.Context, ln net.Listener) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := d.serveTAP(ctx, &timeoutConn{Conn: c})
+			err := d.serveTAP(ctx, serialport.LineConn(c, serialport.DefaultReadTimeout))
 			if err != nil && ctx.Err() == nil && !errors.Is(err, io.EOF) {
 				d.a.log.Info("TAP sender left", "device", d.cfg.ID, "from", c.RemoteAddr().String(), "err", err)
 			}
@@ -128,21 +128,6 @@ func (d *device) serveListener(ctx context.Context, ln net.Listener) {
 		}()
 	}
 	wg.Wait()
-}
-
-// timeoutConn reads like a serial line: a read with no data for
-// readTimeout returns (0, nil), so the session can check its timers.
-type timeoutConn struct{ net.Conn }
-
-const readTimeout = 100 * time.Millisecond
-
-func (c *timeoutConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(readTimeout))
-	n, err := c.Conn.Read(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
-	}
-	return n, err
 }
 
 func (d *device) setAddr(a string) {

@@ -84,11 +84,18 @@ func openTCP(ctx context.Context, c Config) (port, error) {
 		// Refused, unreachable or silent: the device server is not there.
 		return nil, fmt.Errorf("dial %s: %w: %w", addr, ErrAbsent, err)
 	}
-	return &timeoutConn{Conn: conn, timeout: c.ReadTimeout}, nil
+	return LineConn(conn, c.ReadTimeout), nil
 }
 
-// timeoutConn gives a TCP connection the read semantics of a serial port
-// with a read timeout: a Read that times out returns (0, nil).
+// LineConn gives a network connection the read semantics of a serial port
+// with a read timeout, as every session expects: a Read with nothing to
+// read for timeout returns (0, nil). A listening line's connections (a
+// device server dialling in) and tests use it as tcp:// lines do.
+func LineConn(conn net.Conn, timeout time.Duration) net.Conn {
+	return &timeoutConn{Conn: conn, timeout: timeout}
+}
+
+// timeoutConn is LineConn's connection.
 type timeoutConn struct {
 	net.Conn
 	timeout time.Duration

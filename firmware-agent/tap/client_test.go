@@ -32,7 +32,7 @@ func withClient(t *testing.T, cfg ClientConfig, steps []exchange, f func(ctx con
 	synctest.Test(t, func(t *testing.T) {
 		ours, theirs := net.Pipe()
 		done := script(t, theirs, steps)
-		f(t.Context(), NewClient(serialEnd{ours}, cfg))
+		f(t.Context(), NewClient(serialEnd(ours), cfg))
 		ours.Close()
 		<-done
 	})

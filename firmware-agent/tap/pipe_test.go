@@ -2,34 +2,21 @@ package tap
 
 import (
 	"encoding/hex"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"pagebridge/firmware-agent/serialport"
 )
 
 // serialEnd gives one end of net.Pipe the reads of a serial port with a
 // read timeout, as serialport hands a session: a read that times out
 // returns (0, nil).
-type serialEnd struct {
-	net.Conn
-}
+func serialEnd(c net.Conn) net.Conn { return serialport.LineConn(c, readTimeout) }
 
 const readTimeout = 100 * time.Millisecond
-
-func (s serialEnd) Read(p []byte) (int, error) {
-	if err := s.SetReadDeadline(time.Now().Add(readTimeout)); err != nil {
-		return 0, err
-	}
-	n, err := s.Conn.Read(p)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
-	}
-	return n, err
-}
 
 // exchange is one step of a scripted peer: it reads exactly want, then
 // writes reply (nothing if empty). close hangs up instead of replying.

@@ -78,7 +78,7 @@ func withTerminal(t *testing.T, cfg TerminalConfig, rec *recorder, f func(s send
 	synctest.Test(t, func(t *testing.T) {
 		ours, theirs := net.Pipe()
 		errc := make(chan error, 1)
-		go func() { errc <- ServeTerminal(t.Context(), serialEnd{ours}, cfg, rec.accept) }()
+		go func() { errc <- ServeTerminal(t.Context(), serialEnd(ours), cfg, rec.accept) }()
 		f(sender{t, theirs})
 		theirs.Close()
 		serveErr = <-errc
@@ -342,7 +342,7 @@ func TestServeTerminalReplyLost(t *testing.T) {
 		ours, theirs := net.Pipe()
 		rec.answer = func(Page) Reply { theirs.Close(); return Accepted() }
 		errc := make(chan error, 1)
-		go func() { errc <- ServeTerminal(t.Context(), serialEnd{ours}, TerminalConfig{}, rec.accept) }()
+		go func() { errc <- ServeTerminal(t.Context(), serialEnd(ours), TerminalConfig{}, rec.accept) }()
 		if _, err := theirs.Write([]byte(block(t, "1001", "Code Blue"))); err != nil {
 			t.Fatal(err)
 		}
@@ -364,7 +364,7 @@ func TestServeTerminalContext(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		errc := make(chan error, 1)
 		go func() {
-			errc <- ServeTerminal(ctx, serialEnd{ours}, TerminalConfig{}, (&recorder{}).accept)
+			errc <- ServeTerminal(ctx, serialEnd(ours), TerminalConfig{}, (&recorder{}).accept)
 		}()
 		synctest.Wait()
 		cancel()
@@ -388,8 +388,8 @@ func TestClientAgainstServeTerminal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ours, theirs := net.Pipe()
 		errc := make(chan error, 1)
-		go func() { errc <- ServeTerminal(t.Context(), serialEnd{theirs}, TerminalConfig{}, rec.accept) }()
-		c := NewClient(serialEnd{ours}, ClientConfig{Password: "pw"})
+		go func() { errc <- ServeTerminal(t.Context(), serialEnd(theirs), TerminalConfig{}, rec.accept) }()
+		c := NewClient(serialEnd(ours), ClientConfig{Password: "pw"})
 		ctx := t.Context()
 		if err := c.Logon(ctx); err != nil {
 			t.Fatal(err)

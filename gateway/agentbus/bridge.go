@@ -153,7 +153,8 @@ func Start(opts Options) (*Bridge, error) {
 		topicAgents + "+/ack/to-gateway",
 	}
 	lo.OnMessage = b.onMessage
-	lo.OnConnect = func() { b.resendAll(ctx) }
+	// After a reconnect nothing in flight can be relied on.
+	lo.OnConnect = func() { b.resend("") }
 	l, err := link.Open(lo)
 	if err != nil {
 		cancel()
@@ -339,10 +340,6 @@ func jobAgent(topic string) (string, bool) {
 	return agent, ok
 }
 
-// resendAll makes every job published and not yet acknowledged due
-// now: after a reconnect nothing in flight can be relied on.
-func (b *Bridge) resendAll(context.Context) { b.resend("") }
-
 // resend makes agent's unacknowledged jobs (every agent's, for "") due
 // now.
 func (b *Bridge) resend(agent string) {
@@ -464,18 +461,11 @@ func (b *Bridge) handleReports(ctx context.Context, batch []link.Message) {
 		}
 	}
 	b.sendAcks(keys)
-	for i, m := range batch {
-		if out[i].ok {
-			m.Ack()
-		}
-	}
-	// Messages whose commit failed are acknowledged to the broker too:
-	// the agent's spool re-sends them, and holding them would only fill
-	// the broker's in-flight window.
-	for i, m := range batch {
-		if !out[i].ok {
-			m.Ack()
-		}
+	// Every message is acknowledged to the broker, those whose commit
+	// failed too: the agent's spool sends them again, and holding them
+	// would only fill the broker's in-flight window.
+	for _, m := range batch {
+		m.Ack()
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"pagebridge/firmware-agent/agent"
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/firmware-agent/serialport"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/agentbus"
@@ -374,7 +375,7 @@ func (r *rig) sendPages(ctx context.Context, texts []string, conc int) map[strin
 							retryPause(ctx)
 							continue
 						}
-						c = tap.NewClient(lineConn{conn}, tap.ClientConfig{ReplyWait: 5 * time.Second})
+						c = tap.NewClient(serialport.LineConn(conn, serialport.DefaultReadTimeout), tap.ClientConfig{ReplyWait: 5 * time.Second})
 						if err := c.Logon(ctx); err != nil {
 							conn.Close()
 							conn = nil
@@ -405,19 +406,6 @@ func retryPause(ctx context.Context) {
 	case <-ctx.Done():
 	case <-time.After(50 * time.Millisecond):
 	}
-}
-
-// lineConn reads like a serial line, as tap.Client expects: a read with
-// nothing to read for 100ms returns (0, nil).
-type lineConn struct{ net.Conn }
-
-func (c lineConn) Read(b []byte) (int, error) {
-	c.Conn.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
-	n, err := c.Conn.Read(b)
-	if errors.Is(err, os.ErrDeadlineExceeded) {
-		return n, nil
-	}
-	return n, err
 }
 
 // rawClient connects a plain paho client to the bus, anonymously, as

@@ -37,6 +37,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/agentapi/link"
 )
 
 // DefaultListen is the embedded broker's address: loopback, and never 1883,
@@ -80,7 +81,7 @@ func Start(opts Options) (*Broker, error) {
 		return nil, fmt.Errorf("broker: listen %q: %w", opts.Listen, err)
 	}
 	creds := opts.GatewayUser != "" || len(opts.Agents) > 0
-	if !isLoopback(host) && (opts.TLS == nil || !creds) {
+	if !link.LoopbackHost(host) && (opts.TLS == nil || !creds) {
 		return nil, fmt.Errorf("%w (listen %s)", ErrInsecure, opts.Listen)
 	}
 	if creds && (opts.GatewayUser == "" || opts.GatewayPassword == "") {
@@ -131,14 +132,6 @@ func (b *Broker) Clients() int64 { return atomic.LoadInt64(&b.srv.Info.ClientsCo
 
 // Close disconnects every client and stops listening.
 func (b *Broker) Close() error { return b.srv.Close() }
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 // access authenticates clients and confines each agent to its subtree.
 type access struct {

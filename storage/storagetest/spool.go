@@ -25,16 +25,7 @@ func (e *Env) SpoolOptions(mods ...func(*storage.SpoolOptions)) storage.SpoolOpt
 // closes it (closing twice is harmless).
 func (e *Env) OpenSpool(t testing.TB, mods ...func(*storage.SpoolOptions)) *storage.Spool {
 	t.Helper()
-	s, err := storage.OpenSpool(e.SpoolPath(), e.SpoolOptions(mods...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
+	return opened[*storage.Spool](t)(storage.OpenSpool(e.SpoolPath(), e.SpoolOptions(mods...)))
 }
 
 // MustOpenSpool opens a new spool in a temp dir.

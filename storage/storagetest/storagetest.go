@@ -67,16 +67,24 @@ func (e *Env) Options(mods ...func(*storage.Options)) storage.Options {
 // it (closing twice is harmless, so tests may close it themselves).
 func (e *Env) Open(t testing.TB, mods ...func(*storage.Options)) *storage.Store {
 	t.Helper()
-	s, err := storage.Open(e.Path, e.Options(mods...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := s.Close(); err != nil {
-			t.Error(err)
+	return opened[*storage.Store](t)(storage.Open(e.Path, e.Options(mods...)))
+}
+
+// opened fails t on an open's error and closes what it opened at
+// t.Cleanup.
+func opened[F interface{ Close() error }](t testing.TB) func(F, error) F {
+	return func(f F, err error) F {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	return s
+		t.Cleanup(func() {
+			if err := f.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+		return f
+	}
 }
 
 // MustOpen opens a new store in a temp dir.

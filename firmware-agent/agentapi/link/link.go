@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -103,6 +104,23 @@ func CheckBroker(s string) error {
 func Secure(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "ssl" || u.Scheme == "tls" || u.Scheme == "mqtts")
+}
+
+// Loopback reports whether the broker URL names a loopback host, where
+// the bus may go without TLS and credentials.
+func Loopback(broker string) bool {
+	u, err := url.Parse(broker)
+	return err == nil && LoopbackHost(u.Hostname())
+}
+
+// LoopbackHost reports whether host ("localhost", "127.0.0.1", "::1") is
+// loopback.
+func LoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Open starts connecting and returns at once; the link connects in the
