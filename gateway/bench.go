@@ -47,6 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	agentLinger := fs.Duration("bus-agent-linger", time.Millisecond, "the agent spool's commit linger in the bus round trip")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
 	only := fs.String("only", "", "run one part: ingest or bus (default: both)")
+	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
@@ -77,7 +78,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *short {
 		*dur = 2 * time.Second
 	}
-	dir, err := os.MkdirTemp("", "pagebridge-bench-")
+	dir, err := os.MkdirTemp(*under, "pagebridge-bench-")
 	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return exitFailure

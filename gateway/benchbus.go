@@ -29,7 +29,6 @@ const targetBus = 5000.0
 type busResult struct {
 	rate           float64
 	p50, p99, max  time.Duration
-	jobs           int
 	notSent        int64
 	gwOpsPerCommit float64
 }
@@ -223,7 +222,7 @@ func benchBus(ctx context.Context, dir string, o busBench, d time.Duration) (bus
 	}
 	slices.Sort(lat)
 	r := busResult{rate: float64(len(lat)) / el.Seconds(), p50: lat[len(lat)/2], p99: lat[len(lat)*99/100],
-		max: lat[len(lat)-1], jobs: len(lat), notSent: notSent.Load()}
+		max: lat[len(lat)-1], notSent: notSent.Load()}
 	if c := after.Commits - before.Commits; c > 0 {
 		r.gwOpsPerCommit = float64(after.Ops-before.Ops) / float64(c)
 	}

@@ -272,16 +272,17 @@ func (b *Bridge) publishFresh(limit int) int {
 	}
 	b.freshMu.Unlock()
 	now := b.clock.Now()
+	send := take[:0]
+	b.mu.Lock()
 	for _, it := range take {
-		b.mu.Lock()
-		_, done := b.inflight[it.id]
-		if !done {
-			b.inflight[it.id] = &flight{agent: it.agent, sent: now}
-		}
-		b.mu.Unlock()
-		if done {
+		if _, done := b.inflight[it.id]; done {
 			continue // published by a scan meanwhile, or already acked
 		}
+		b.inflight[it.id] = &flight{agent: it.agent, sent: now}
+		send = append(send, it)
+	}
+	b.mu.Unlock()
+	for _, it := range send {
 		b.link.Publish(it.topic, false, it.payload)
 		b.published.Add(1)
 	}

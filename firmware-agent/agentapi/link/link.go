@@ -219,9 +219,6 @@ func (l *Link) subscribe(c paho.Client) {
 // Connected reports whether the link is connected and subscribed.
 func (l *Link) Connected() bool { return l.connected.Load() && l.c.IsConnectionOpen() }
 
-// Connects counts completed connects (1 after the first).
-func (l *Link) Connects() int64 { return l.connects.Load() }
-
 // Publish sends payload at QoS 1 without waiting for the broker.
 func (l *Link) Publish(topic string, retained bool, payload []byte) {
 	l.c.Publish(topic, 1, retained, payload)
