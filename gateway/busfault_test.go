@@ -14,7 +14,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -36,28 +35,8 @@ import (
 	"pagebridge/internal/peertest"
 )
 
-var (
-	agentBuildOnce sync.Once
-	agentBinPath   string
-	agentBuildErr  error
-)
-
 // agentBinary builds pagebridge-agent once, next to pagebridge.
-func agentBinary(t *testing.T) string {
-	t.Helper()
-	gw := pagebridgeBinary(t)
-	agentBuildOnce.Do(func() {
-		agentBinPath = filepath.Join(filepath.Dir(gw), "pagebridge-agent")
-		out, err := exec.Command("go", "build", "-o", agentBinPath, "../firmware-agent").CombinedOutput()
-		if err != nil {
-			agentBuildErr = fmt.Errorf("go build agent: %v\n%s", err, out)
-		}
-	})
-	if agentBuildErr != nil {
-		t.Fatal(agentBuildErr)
-	}
-	return agentBinPath
-}
+func agentBinary(t *testing.T) string { return binary(t, "../firmware-agent", "pagebridge-agent") }
 
 // busRig is a gateway, an agent, two simulated paging terminals and a TAP
 // line senders connect to.

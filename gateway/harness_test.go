@@ -24,37 +24,49 @@ import (
 	"pagebridge/gateway/wctp"
 )
 
-// The end-to-end tests run the real pagebridge binary, built once.
+// The end-to-end tests run the real binaries, each built once into one
+// temporary directory.
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	binDirOnce sync.Once
+	binDir     string
+	binDirErr  error
+	builds     sync.Map // package path → *build
 )
 
-func pagebridgeBinary(t *testing.T) string {
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary builds the command in pkg (relative to this package) as name,
+// once per test run.
+func binary(t *testing.T, pkg, name string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "pagebridge-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "pagebridge")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+	binDirOnce.Do(func() { binDir, binDirErr = os.MkdirTemp("", "pagebridge-bin-") })
+	if binDirErr != nil {
+		t.Fatal(binDirErr)
+	}
+	v, _ := builds.LoadOrStore(pkg, &build{})
+	b := v.(*build)
+	b.once.Do(func() {
+		b.path = filepath.Join(binDir, name)
+		if out, err := exec.Command("go", "build", "-o", b.path, pkg).CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return binPath
+	return b.path
 }
+
+func pagebridgeBinary(t *testing.T) string { return binary(t, ".", "pagebridge") }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
