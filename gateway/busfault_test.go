@@ -478,6 +478,8 @@ func badPayloadsToDaemons(t *testing.T, external bool) {
 		{"inbound with a bad priority", agentapi.InboundTopic(rigAgent), env(1, "inbound", `{"line":"tap-in","protocol":"tap","pager_id":"1","priority":"urgent","text":"x","received":"2026-11-27T00:00:00Z"}`)},
 		{"status of another agent", agentapi.StatusTopic(rigAgent), env(1, "status", `{"agent":"someone-else","state":"online","version":"x"}`)},
 		{"ack with a zero key to the gateway", agentapi.AckToGatewayTopic(rigAgent), env(1, "ack", `{"keys":["00000000000000000000000000"]}`)},
+		{"empty batch to the agent", job, env(1, "batch", `{"items":[]}`)},
+		{"batch of garbage to the gateway", agentapi.ResultTopic(rigAgent), env(1, "batch", `{"items":[1,"x",{}]}`)},
 	}
 	c, err := link.Open(link.Options{Broker: r.broker, ClientID: "e2e-bad-payloads", OnMessage: func(m link.Message) { m.Ack() }})
 	if err != nil {

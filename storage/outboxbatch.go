@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -52,6 +53,40 @@ type outboxHead struct {
 	Priority paging.Priority `json:"priority"`
 }
 
+// readOutboxHead decodes the head of a record, reading no further than
+// its fields (written before the payload) unless they come later.
+func readOutboxHead(v []byte) (outboxHead, error) {
+	var h outboxHead
+	dec := json.NewDecoder(bytes.NewReader(v))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return h, fmt.Errorf("not a JSON object")
+	}
+	const all = 7
+	var seen int
+	for seen != all && dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return h, err
+		}
+		var dst any = &json.RawMessage{} // not one of ours
+		switch t {
+		case "id":
+			dst, seen = &h.ID, seen|1
+		case "due":
+			dst, seen = &h.Due, seen|2
+		case "priority":
+			dst, seen = &h.Priority, seen|4
+		}
+		if err := dec.Decode(dst); err != nil {
+			return h, err
+		}
+	}
+	if seen != all {
+		return h, fmt.Errorf("id, due or priority missing")
+	}
+	return h, nil
+}
+
 // SentBatch removes every listed item in one commit; items that do not
 // exist are skipped. It returns how many were removed.
 func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {
@@ -67,8 +102,8 @@ func (s *Store) SentBatch(ctx context.Context, ids []paging.ID) (int, error) {
 			if v == nil {
 				continue
 			}
-			var h outboxHead
-			if err := json.Unmarshal(v, &h); err != nil {
+			h, err := readOutboxHead(v)
+			if err != nil {
 				return fmt.Errorf("%w: outbox item %s: %v", ErrCorrupt, id, err)
 			}
 			if err := idx.Delete(outboxIndexKey(h.Priority, h.Due, h.ID)); err != nil {

@@ -300,11 +300,17 @@ func (a *Agent) onMessage(m link.Message) {
 }
 
 func (a *Agent) reject(m link.Message, err error) {
+	a.refuse(m, err)
+	m.Ack()
+}
+
+// refuse counts and logs (throttled) a payload, or an item of a batch,
+// that will not be taken.
+func (a *Agent) refuse(m link.Message, err error) {
 	a.rejected.Add(1)
 	if n, ok := a.rejectLog.Allow(m.Topic()); ok {
 		a.log.Warn("bus payload rejected", "topic", m.Topic(), "bytes", len(m.Payload()), "err", err, "repeats", n)
 	}
-	m.Ack()
 }
 
 // receiveJobs takes jobs in batches: one spool commit, one ack.
@@ -317,47 +323,56 @@ func (a *Agent) takeJobs(ctx context.Context, batch []link.Message) {
 	var (
 		spooled []storage.SpoolJob
 		jobs    []*job
-		msgs    []link.Message
 		refused []storage.FinishedJob
 		acks    []string
 	)
+	// Every message is acknowledged to the broker once this batch is
+	// decided, whatever became of it: refused items will not get better,
+	// and the gateway sends again what the spool did not take.
+	defer func() {
+		for _, m := range batch {
+			m.Ack()
+		}
+	}()
 	for _, m := range batch {
-		var body agentapi.Job
-		env, err := agentapi.Open(m.Payload(), &body)
-		if err == nil && !strings.HasSuffix(m.Topic(), "/device/"+body.Device+"/job") {
-			err = fmt.Errorf("job for device %q on another device's topic", body.Device)
-		}
+		items, err := agentapi.Unpack(m.Payload())
 		if err != nil {
-			a.reject(m, err)
+			a.refuse(m, err)
 			continue
 		}
-		key, _ := paging.ParseID(env.Key)
-		a.received.Add(1)
-		d := a.devices[body.Device]
-		if note := refusal(d, &body); note != "" {
-			it, err := a.resultItem(key, body.Device, body.Priority, agentapi.Result{Outcome: agentapi.OutcomeFailPerm, Note: note, Attempt: body.Attempt})
-			if err == nil {
-				refused = append(refused, storage.FinishedJob{Key: key, Result: it})
-				msgs = append(msgs, m)
+		for _, it := range items {
+			var body agentapi.Job
+			env, err := agentapi.Open(it, &body)
+			if err == nil && !strings.HasSuffix(m.Topic(), "/device/"+body.Device+"/job") {
+				err = fmt.Errorf("job for device %q on another device's topic", body.Device)
 			}
-			continue
+			if err != nil {
+				a.refuse(m, err)
+				continue
+			}
+			key, _ := paging.ParseID(env.Key)
+			a.received.Add(1)
+			d := a.devices[body.Device]
+			if note := refusal(d, &body); note != "" {
+				r, err := a.resultItem(key, body.Device, body.Priority, agentapi.Result{Outcome: agentapi.OutcomeFailPerm, Note: note, Attempt: body.Attempt})
+				if err == nil {
+					refused = append(refused, storage.FinishedJob{Key: key, Result: r})
+				}
+				continue
+			}
+			spooled = append(spooled, storage.SpoolJob{Key: key, Device: body.Device, Priority: body.Priority,
+				Payload: paging.NewPHI(string(it)), Received: now})
+			jobs = append(jobs, &job{key: key, prio: body.Priority, body: body})
 		}
-		spooled = append(spooled, storage.SpoolJob{Key: key, Device: body.Device, Priority: body.Priority,
-			Payload: paging.NewPHI(string(m.Payload())), Received: now})
-		jobs = append(jobs, &job{key: key, prio: body.Priority, body: body})
-		msgs = append(msgs, m)
 	}
 	added, err := a.spool.AddJobs(ctx, spooled)
 	if err == nil && len(refused) > 0 {
 		err = a.spool.FinishJobs(ctx, refused)
 	}
 	if err != nil {
-		// Not taken: no ack, and the gateway sends them again.
+		// Not taken: no app-level ack, and the gateway sends them again.
 		if n, ok := a.rejectLog.Allow("spool"); ok {
-			a.log.Error("spool: jobs not stored; the gateway will send them again", "jobs", len(msgs), "err", err, "repeats", n)
-		}
-		for _, m := range msgs {
-			m.Ack()
+			a.log.Error("spool: jobs not stored; the gateway will send them again", "jobs", len(spooled)+len(refused), "err", err, "repeats", n)
 		}
 		return
 	}
@@ -376,9 +391,6 @@ func (a *Agent) takeJobs(ctx context.Context, batch []link.Message) {
 	}
 	if err := a.link.PublishAcks(agentapi.AckToGatewayTopic(a.cfg.Agent.ID), acks, a.clock.Now()); err != nil {
 		a.log.Error("ack not encoded", "err", err)
-	}
-	for _, m := range msgs {
-		m.Ack()
 	}
 	a.poke()
 }

@@ -124,6 +124,7 @@ func (s *sender) run(ctx context.Context) {
 			}
 		}
 	}()
+	ids := make([]paging.ID, 0, agentapi.MaxBatch)
 	for {
 		id, err := s.queue.Pop(ctx)
 		if err != nil {
@@ -136,15 +137,47 @@ func (s *sender) run(ctx context.Context) {
 			case <-time.After(50 * time.Millisecond):
 			}
 		}
-		s.mu.Lock()
+		// Whatever else is queued goes with it, in batches per topic:
+		// critical first, as the queue gives them.
+		ids = append(ids[:0], id)
+		for len(ids) < agentapi.MaxBatch {
+			id, ok := s.queue.TryPop()
+			if !ok {
+				break
+			}
+			ids = append(ids, id)
+		}
+		s.publish(ids)
+	}
+}
+
+// publish sends the items ids name that are still unacknowledged.
+func (s *sender) publish(ids []paging.ID) {
+	byTopic := map[string][][]byte{}
+	var topics []string
+	now := time.Now()
+	s.mu.Lock()
+	for _, id := range ids {
 		it := s.items[id]
 		if it == nil { // acknowledged while queued
-			s.mu.Unlock()
 			continue
 		}
-		it.queued, it.sent = false, time.Now()
-		topic, payload := it.topic, it.payload
-		s.mu.Unlock()
-		s.a.link.Publish(topic, false, payload)
+		it.queued, it.sent = false, now
+		if byTopic[it.topic] == nil {
+			topics = append(topics, it.topic)
+		}
+		byTopic[it.topic] = append(byTopic[it.topic], it.payload)
+	}
+	s.mu.Unlock()
+	for _, topic := range topics {
+		msgs, err := agentapi.Pack(now, byTopic[topic])
+		if err != nil {
+			// Only an item too large for any payload gets here; it was
+			// checked when encoded, so this is a bug to hear about.
+			s.a.log.Error("results not packed", "err", err)
+		}
+		for _, p := range msgs {
+			s.a.link.Publish(topic, false, p)
+		}
 	}
 }

@@ -255,6 +255,8 @@ func kindOf(b Body) (string, error) {
 		return KindAck, nil
 	case *AgentStatus:
 		return KindStatus, nil
+	case *Batch:
+		return KindBatch, nil
 	}
 	return "", fmt.Errorf("agentapi: no envelope kind for %T", b)
 }

@@ -282,11 +282,45 @@ func (b *Bridge) publishFresh(limit int) int {
 		send = append(send, it)
 	}
 	b.mu.Unlock()
+	out := newPacker()
 	for _, it := range send {
-		b.link.Publish(it.topic, false, it.payload)
-		b.published.Add(1)
+		out.add(it.topic, it.payload)
 	}
+	b.publishPacked(out)
 	return len(take)
+}
+
+// packer groups payloads by topic, in the order they come.
+type packer struct {
+	topics []string
+	by     map[string][][]byte
+}
+
+func newPacker() *packer { return &packer{by: map[string][][]byte{}} }
+
+func (p *packer) add(topic string, payload []byte) {
+	if p.by[topic] == nil {
+		p.topics = append(p.topics, topic)
+	}
+	p.by[topic] = append(p.by[topic], payload)
+}
+
+// publishPacked publishes each topic's jobs in as few batches as fit.
+func (b *Bridge) publishPacked(p *packer) {
+	now := b.clock.Now()
+	for _, topic := range p.topics {
+		items := p.by[topic]
+		msgs, err := agentapi.Pack(now, items)
+		if err != nil {
+			// Encoded and checked by Submit: a bug to hear about. What
+			// was left out stays in the outbox and is tried again.
+			b.log.Error("jobs not packed", "topic", topic, "err", err)
+		}
+		for _, m := range msgs {
+			b.link.Publish(topic, false, m)
+		}
+		b.published.Add(uint64(len(items)))
+	}
 }
 
 func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
@@ -297,19 +331,20 @@ func (b *Bridge) publishDue(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	out := newPacker()
 	n := 0
+	b.mu.Lock()
 	for _, it := range items {
 		agent, ok := jobAgent(it.Topic)
 		if !ok {
 			continue // another sender's item
 		}
-		b.link.Publish(it.Topic, false, []byte(it.Payload.Reveal()))
-		b.published.Add(1)
-		b.mu.Lock()
 		b.inflight[it.ID] = &flight{agent: agent, sent: now}
-		b.mu.Unlock()
+		out.add(it.Topic, []byte(it.Payload.Reveal()))
 		n++
 	}
+	b.mu.Unlock()
+	b.publishPacked(out)
 	return n, nil
 }
 
@@ -383,11 +418,17 @@ func (b *Bridge) onMessage(m link.Message) {
 }
 
 func (b *Bridge) reject(m link.Message, agent string, err error) {
+	b.refuse(m, agent, err)
+	m.Ack()
+}
+
+// refuse counts and logs (throttled) a payload, or an item of a batch,
+// that will not be taken.
+func (b *Bridge) refuse(m link.Message, agent string, err error) {
 	b.rejected.Add(1)
 	if n, ok := b.rejectLog.Allow(agent); ok {
 		b.log.Warn("bus payload rejected", "agent", agent, "topic", m.Topic(), "bytes", len(m.Payload()), "err", err, "repeats", n)
 	}
-	m.Ack()
 }
 
 func (b *Bridge) onStatus(agent string, m link.Message) {
@@ -430,27 +471,43 @@ func (b *Bridge) handleReports(ctx context.Context, batch []link.Message) {
 		key   string
 		ok    bool
 	}
-	out := make([]done, len(batch))
-	var wg sync.WaitGroup
-	for i, m := range batch {
+	type item struct {
+		m          link.Message
+		agent, sub string
+		payload    []byte
+	}
+	var items []item
+	for _, m := range batch {
 		rest := strings.TrimPrefix(m.Topic(), topicAgents)
 		agent, sub, _ := strings.Cut(rest, "/")
+		payloads, err := agentapi.Unpack(m.Payload())
+		if err != nil {
+			b.refuse(m, agent, err)
+			continue
+		}
+		for _, p := range payloads {
+			items = append(items, item{m: m, agent: agent, sub: sub, payload: p})
+		}
+	}
+	out := make([]done, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			key, err := b.report(ctx, agent, sub, m.Payload())
+			key, err := b.report(ctx, it.agent, it.sub, it.payload)
 			switch {
 			case errors.Is(err, agentapi.ErrMalformed) || errors.Is(err, agentapi.ErrVersion) || errors.Is(err, agentapi.ErrTooLarge),
 				errors.Is(err, paging.ErrInvalid):
 				// Refused as a payload, by the wire checks or the store's:
 				// sending it again will not help.
-				b.reject(m, agent, err)
+				b.refuse(it.m, it.agent, err)
 			case err != nil:
-				if n, ok := b.rejectLog.Allow("commit:" + agent); ok {
-					b.log.Error("agent report not stored; the agent will send it again", "agent", agent, "err", err, "repeats", n)
+				if n, ok := b.rejectLog.Allow("commit:" + it.agent); ok {
+					b.log.Error("agent report not stored; the agent will send it again", "agent", it.agent, "err", err, "repeats", n)
 				}
 			default:
-				out[i] = done{agent: agent, key: key, ok: true}
+				out[i] = done{agent: it.agent, key: key, ok: true}
 			}
 		}()
 	}

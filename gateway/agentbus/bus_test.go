@@ -1,8 +1,10 @@
 package agentbus_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -129,6 +131,9 @@ func TestBadPayloadsRejected(t *testing.T) {
 		}
 		return `{"keys":[` + strings.Join(ks, ",") + `]}`
 	}
+	batch := func(items ...[]byte) []byte {
+		return env(1, key(), agentapi.KindBatch, `{"items":[`+string(bytes.Join(items, []byte(",")))+`]}`)
+	}
 	oversize := func(kind, body string) []byte {
 		p := env(1, key(), kind, body)
 		return append(p[:len(p)-1], []byte(`,"pad":"`+strings.Repeat("x", agentapi.MaxPayload)+`"}`)...)
@@ -179,6 +184,14 @@ func TestBadPayloadsRejected(t *testing.T) {
 		{"job/unknown priority", toAgent, jobTopic, env(1, key(), agentapi.KindJob, strings.Replace(job("term-1", ""), `"normal"`, `"urgent"`, 1))},
 		{"job/result on the job topic", toAgent, jobTopic, env(1, key(), agentapi.KindResult, result(key(), "sent", ""))},
 		{"job/for term-2 on term-1's topic", toAgent, jobTopic, env(1, key(), agentapi.KindJob, job("term-2", ""))},
+		// Batches: refused whole when malformed, item by item otherwise.
+		{"job/batch without items", toAgent, jobTopic, batch()},
+		{"job/batch with an unknown field", toAgent, jobTopic, env(1, key(), agentapi.KindBatch, `{"items":[`+string(env(1, key(), agentapi.KindJob, job("term-1", "")))+`],"ttl":1}`)},
+		{"job/batch of more than MaxBatch items", toAgent, jobTopic, batch(slices.Repeat([][]byte{env(1, key(), agentapi.KindJob, job("term-1", ""))}, agentapi.MaxBatch+1)...)},
+		{"job/batch holding a result", toAgent, jobTopic, batch(env(1, key(), agentapi.KindResult, result(key(), "sent", "")))},
+		{"job/batch inside a batch", toAgent, jobTopic, batch(batch(env(1, key(), agentapi.KindJob, job("term-1", ""))))},
+		{"result/batch holding a bad result", toGateway, resultTopic, batch(env(1, key(), agentapi.KindResult, result(key(), "maybe", "")))},
+		{"inbound/batch with items not a list", toGateway, inboundTopic, env(1, key(), agentapi.KindBatch, `{"items":"x"}`)},
 		// Acks, to the agent.
 		{"ack to agent/no keys", toAgent, ackToAgent, env(1, key(), agentapi.KindAck, `{"keys":[]}`)},
 		{"ack to agent/more than MaxKeys keys", toAgent, ackToAgent, env(1, key(), agentapi.KindAck, keys(agentapi.MaxKeys+1, key))},
@@ -286,6 +299,20 @@ func TestBadPayloadsRejected(t *testing.T) {
 		}
 		if n := r.pagesByText(0)["after the bad payloads"]; n != 1 {
 			t.Errorf("job after the bad payloads reached term-1 %d times", n)
+		}
+		// A batch with a bad item among good ones: the good ones are
+		// stored, the bad one alone is refused.
+		wantGateway++
+		publish(t, raw, inboundTopic, batch(
+			env(1, key(), agentapi.KindInbound, inbound("tap-in", "normal", "batched one", "")),
+			env(1, key(), agentapi.KindInbound, inbound("tap-in", "urgent", "batched bad", "")),
+			env(1, key(), agentapi.KindInbound, inbound("tap-in", "normal", "batched two", ""))))
+		waitFor(t, time.Minute, func() (bool, string) {
+			n := r.storedCount()
+			return n == 3, fmt.Sprintf("%d messages stored, want 3", n)
+		})
+		if got := r.storedTexts(); got["batched one"] != 1 || got["batched two"] != 1 || got["batched bad"] != 0 {
+			t.Errorf("stored from a batch with a bad item: %v", got)
 		}
 		if as, bs := r.agent.Stats().Rejected, r.bridge.Stats().Rejected; as != wantAgent || bs != wantGateway {
 			t.Errorf("rejected by agent %d, by gateway %d; want %d and %d", as, bs, wantAgent, wantGateway)
