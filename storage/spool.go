@@ -62,7 +62,7 @@ var spoolMigrations = []migration{
 const SpoolSchemaVersion uint64 = 1
 
 var spoolLayout = &layout{name: "spool", kind: spoolKind, migrations: spoolMigrations, version: SpoolSchemaVersion,
-	appendOnly: [][]byte{bucketSpoolJobs, bucketSpoolJobState, bucketSpoolItems, bucketSpoolSeen}}
+	appendOnly: [][]byte{bucketSpoolJobs, bucketSpoolJobState, bucketSpoolItems, bucketSpoolSeen, bucketSpoolSeenTime}}
 
 func init() {
 	if spoolMigrations[len(spoolMigrations)-1].to != SpoolSchemaVersion {
