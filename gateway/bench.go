@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"pagebridge/firmware-agent/agent"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -43,8 +44,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	busKind := fs.String("bus-kind", "loopback", "device kind for the bus round trip: loopback (completes at once, no line) or paging-terminal (simulated TAP terminals on ptys)")
 	busInFlight := fs.Int("bus-in-flight", 32, "jobs each terminal is given at once (max_in_flight)")
 	busWindow := fs.Int("bus-window", 512, "jobs kept outstanding in the bus round trip")
-	busLinger := fs.Duration("bus-linger", 0, "the gateway store's commit linger in the bus round trip")
-	agentLinger := fs.Duration("bus-agent-linger", time.Millisecond, "the agent spool's commit linger in the bus round trip")
+	linger := fs.Duration("linger", DefaultConfig().Storage.CommitLinger.Duration, "the gateway store's commit linger (storage.commit_linger)")
+	agentLinger := fs.Duration("bus-agent-linger", agent.DefaultConfig().Agent.CommitLinger.Duration, "the agent spool's commit linger in the bus round trip (agent.commit_linger)")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
 	only := fs.String("only", "", "run one part: ingest or bus (default: both)")
 	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
@@ -99,7 +100,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "figure", "measured", "target")
 	failed := false
 	if *only != "bus" {
-		res, err := benchIngest(ctx, dir, *clients, *dur)
+		res, err := benchIngest(ctx, dir, *clients, *linger, *dur)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: ingest:", err)
 			return exitFailure
@@ -122,7 +123,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if *only != "ingest" {
 		bus, err := benchBus(ctx, dir, busBench{kind: *busKind, devices: *busDevices, inFlight: *busInFlight,
-			window: *busWindow, linger: *busLinger, agentLinger: *agentLinger, verbose: *verbose}, *dur)
+			window: *busWindow, linger: *linger, agentLinger: *agentLinger, verbose: *verbose}, *dur)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: bus:", err)
 			return exitFailure
@@ -150,12 +151,13 @@ type ingestResult struct {
 
 // benchIngest runs a gateway in this process on a loopback port and has
 // clients submit WCTP pages over HTTPS for d, after a one-second warm-up.
-func benchIngest(ctx context.Context, dir string, clients int, d time.Duration) (ingestResult, error) {
+func benchIngest(ctx context.Context, dir string, clients int, linger, d time.Duration) (ingestResult, error) {
 	cfg, err := demoConfig(dir, "127.0.0.1:0")
 	if err != nil {
 		return ingestResult{}, err
 	}
 	cfg.WCTP.MaxText = 4096
+	cfg.Storage.CommitLinger.Duration = linger
 	m := NewMain(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
 	if err := m.Open(ctx); err != nil {
 		return ingestResult{}, err

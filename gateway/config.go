@@ -103,8 +103,9 @@ type StorageConfig struct {
 	// there means a wrong path, not a first start.
 	CreateKeys bool `toml:"create_keys"`
 	// CommitLinger is how long a commit waits for more writes to join it
-	// when it is not full: fewer, larger commits under load for a little
-	// latency (PostgreSQL's commit_delay). 0 commits at once.
+	// when it is not full: fewer, larger commits under load (pages written
+	// and synced once for many writes), for at most this much latency on
+	// each write (PostgreSQL's commit_delay). 0 commits at once.
 	CommitLinger Duration `toml:"commit_linger"`
 }
 
@@ -166,6 +167,7 @@ func DefaultConfig() Config {
 			AuditKeyFile:   "/etc/pagebridge/keys/audit-hmac",
 			LockTimeout:    Duration{Duration: 2 * time.Second},
 			AuditRetention: Duration{Duration: 6 * 366 * 24 * time.Hour},
+			CommitLinger:   Duration{Duration: 2 * time.Millisecond},
 		},
 		Admin: AdminConfig{Socket: "/run/pagebridge/admin.sock"},
 		Audit: AuditConfig{HeadLogInterval: Duration{Duration: 15 * time.Minute}},
