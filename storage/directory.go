@@ -114,6 +114,7 @@ func (t *txn) audited(d auditDraft, done func(tx *txn)) error {
 	if err := t.appendAudit(d); err != nil {
 		return err
 	}
+	t.OnCommit(func() { t.s.dirVersion.Add(1) })
 	if done != nil {
 		done(t)
 	}
@@ -148,8 +149,17 @@ func (s *Store) deleteRecord(ctx context.Context, kind string, bucket []byte, id
 
 // getRecord reads id from bucket into v; paging.ErrNotFound if absent.
 func (s *Store) getRecord(ctx context.Context, kind string, bucket []byte, id string, v any) error {
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucket).Get([]byte(id))
+	if err := s.getJSON(ctx, bucket, []byte(id), v); err != nil {
+		return fmt.Errorf("%s %s: %w", kind, id, err)
+	}
+	return nil
+}
+
+// getJSON decodes the value at key in bucket into v; paging.ErrNotFound if
+// absent.
+func (s *Store) getJSON(ctx context.Context, bucket, key []byte, v any) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucket).Get(key)
 		if raw == nil {
 			return paging.ErrNotFound
 		}
@@ -158,10 +168,6 @@ func (s *Store) getRecord(ctx context.Context, kind string, bucket []byte, id st
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", kind, id, err)
-	}
-	return nil
 }
 
 // list decodes every record of bucket, in key order.

@@ -78,6 +78,11 @@ func (s *Store) Accept(ctx context.Context, m *paging.Message, by paging.AuditEv
 		if err := b.Put(key, v); err != nil {
 			return err
 		}
+		// Queued for the routing engine in the same commit: a page
+		// accepted is a page routed, across any crash.
+		if err := tx.Bucket(bucketRoutePending).Put(key, nil); err != nil {
+			return err
+		}
 		return tx.appendAudit(d)
 	})
 	if err != nil {

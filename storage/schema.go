@@ -50,10 +50,11 @@ var migrations = []migration{
 	{1, "create the base buckets", migrateV1},
 	{2, "add timers and outbox, indexed by due time", migrateV2},
 	{3, "add agents' job results", migrateV3},
+	{4, "add the routing engine's records", migrateV4},
 }
 
 // SchemaVersion is the schema this code writes: the last migration's.
-const SchemaVersion uint64 = 3
+const SchemaVersion uint64 = 4
 
 // layout is one kind of file this package keeps: the gateway's store or
 // an agent's spool. Both share the meta and keys buckets, the sealer and
@@ -77,7 +78,7 @@ type layout struct {
 
 // storeLayout is the gateway's store.
 var storeLayout = &layout{name: "store", migrations: migrations, version: SchemaVersion, gateway: true,
-	appendOnly: [][]byte{bucketMessages, bucketAudit, bucketOutbox, bucketJobResults}}
+	appendOnly: [][]byte{bucketMessages, bucketAudit, bucketOutbox, bucketJobResults, bucketRoutes, bucketRoutePending}}
 
 func init() {
 	if migrations[len(migrations)-1].to != SchemaVersion {

@@ -133,6 +133,9 @@ type Store struct {
 	// pagerIDs is the committed pagerids bucket, immutable; replaced only
 	// by the one writer's commit handlers (applyPagerIDs).
 	pagerIDs atomic.Pointer[pagerIndex]
+	// dirVersion counts committed writes of directory and configuration
+	// records (DirectoryVersion).
+	dirVersion atomic.Uint64
 
 	stats      stats
 	lastErr    atomic.Pointer[error]        // the last commit's failure; nil after a success

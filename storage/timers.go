@@ -64,32 +64,48 @@ func reindexDue(tx *bolt.Tx) error {
 // Schedule stores t, replacing a timer with the same ID (which moves it).
 // t needs an ID, a due time and a kind (paging.ErrInvalid otherwise).
 func (s *Store) Schedule(ctx context.Context, t paging.Timer) error {
+	put, err := prepareTimer(t)
+	if err != nil {
+		return fmt.Errorf("schedule: %w", err)
+	}
+	if err := s.do(ctx, put.write); err != nil {
+		return fmt.Errorf("schedule %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// timerPut is a timer validated and encoded, to be written in the loop.
+type timerPut struct {
+	t paging.Timer
+	v []byte
+}
+
+func prepareTimer(t paging.Timer) (timerPut, error) {
 	switch {
 	case t.ID == (paging.ID{}):
-		return fmt.Errorf("schedule: %w timer: no id", paging.ErrInvalid)
+		return timerPut{}, fmt.Errorf("%w timer: no id", paging.ErrInvalid)
 	case t.Due.IsZero():
-		return fmt.Errorf("schedule: %w timer %s: no due time", paging.ErrInvalid, t.ID)
+		return timerPut{}, fmt.Errorf("%w timer %s: no due time", paging.ErrInvalid, t.ID)
 	case t.Kind == "":
-		return fmt.Errorf("schedule: %w timer %s: no kind", paging.ErrInvalid, t.ID)
+		return timerPut{}, fmt.Errorf("%w timer %s: no kind", paging.ErrInvalid, t.ID)
 	}
 	t.Due = t.Due.UTC()
 	v, err := json.Marshal(t)
 	if err != nil {
+		return timerPut{}, err
+	}
+	return timerPut{t: t, v: v}, nil
+}
+
+// write stores the timer, replacing (moving) one with the same ID.
+func (p timerPut) write(tx *txn) error {
+	if err := deleteTimer(tx.Tx, p.t.ID); err != nil {
 		return err
 	}
-	err = s.do(ctx, func(tx *txn) error {
-		if err := deleteTimer(tx.Tx, t.ID); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketTimers).Put(t.ID.Bytes(), v); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketTimersDue).Put(timerIndexKey(t.Due, t.ID), nil)
-	})
-	if err != nil {
-		return fmt.Errorf("schedule %s: %w", t.ID, err)
+	if err := tx.Bucket(bucketTimers).Put(p.t.ID.Bytes(), p.v); err != nil {
+		return err
 	}
-	return nil
+	return tx.Bucket(bucketTimersDue).Put(timerIndexKey(p.t.Due, p.t.ID), nil)
 }
 
 func deleteTimer(tx *bolt.Tx, id paging.ID) error {
@@ -163,46 +179,63 @@ const MaxPayloadLen = 1 << 20
 // already queued changes nothing and returns nil (a retried enqueue); use
 // Retry to move an item.
 func (s *Store) Enqueue(ctx context.Context, it paging.OutboxItem) error {
+	put, err := s.prepareOutbox(it)
+	if err != nil {
+		return fmt.Errorf("enqueue: %w", err)
+	}
+	if err := s.do(ctx, put.write); err != nil {
+		return fmt.Errorf("enqueue %s: %w", it.ID, err)
+	}
+	return nil
+}
+
+// outboxPut is an outbox item validated, sealed and encoded outside the
+// commit loop, to be written inside it.
+type outboxPut struct {
+	key, value, index []byte
+	dek               uint64
+}
+
+func (s *Store) prepareOutbox(it paging.OutboxItem) (outboxPut, error) {
 	switch {
 	case it.ID == (paging.ID{}):
-		return fmt.Errorf("enqueue: %w outbox item: no id", paging.ErrInvalid)
+		return outboxPut{}, fmt.Errorf("%w outbox item: no id", paging.ErrInvalid)
 	case it.Due.IsZero():
-		return fmt.Errorf("enqueue: %w outbox item %s: no due time", paging.ErrInvalid, it.ID)
+		return outboxPut{}, fmt.Errorf("%w outbox item %s: no due time", paging.ErrInvalid, it.ID)
 	case !it.Priority.Valid():
-		return fmt.Errorf("enqueue: %w outbox item %s: %v", paging.ErrInvalid, it.ID, it.Priority)
+		return outboxPut{}, fmt.Errorf("%w outbox item %s: %v", paging.ErrInvalid, it.ID, it.Priority)
 	case it.Topic == "":
-		return fmt.Errorf("enqueue: %w outbox item %s: no topic", paging.ErrInvalid, it.ID)
+		return outboxPut{}, fmt.Errorf("%w outbox item %s: no topic", paging.ErrInvalid, it.ID)
 	case it.Payload.Len() > MaxPayloadLen:
-		return fmt.Errorf("enqueue: %w outbox item %s: payload longer than %d bytes", paging.ErrInvalid, it.ID, MaxPayloadLen)
+		return outboxPut{}, fmt.Errorf("%w outbox item %s: payload longer than %d bytes", paging.ErrInvalid, it.ID, MaxPayloadLen)
 	}
 	rec := outboxRecord{ID: it.ID, Due: it.Due.UTC(), Priority: it.Priority, Topic: it.Topic, Tries: it.Tries}
 	key := it.ID.Bytes()
 	payload, err := s.sealer.seal(bucketOutbox, key, fieldPayload, []byte(it.Payload.Reveal()))
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", it.ID, err)
+		return outboxPut{}, fmt.Errorf("outbox item %s: %w", it.ID, err)
 	}
 	rec.Payload = payload.value
 	v, err := json.Marshal(&rec)
 	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", it.ID, err)
+		return outboxPut{}, fmt.Errorf("outbox item %s: %w", it.ID, err)
 	}
-	err = s.do(ctx, func(tx *txn) error {
-		b := tx.Bucket(bucketOutbox)
-		if b.Get(key) != nil {
-			return nil
-		}
-		if err := s.sealer.store(tx, payload.dek); err != nil {
-			return err
-		}
-		if err := b.Put(key, v); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketOutboxDue).Put(outboxIndexKey(rec.Priority, rec.Due, rec.ID), nil)
-	})
-	if err != nil {
-		return fmt.Errorf("enqueue %s: %w", it.ID, err)
+	return outboxPut{key: key, value: v, index: outboxIndexKey(rec.Priority, rec.Due, rec.ID), dek: payload.dek}, nil
+}
+
+// write stores the item unless its ID is already there.
+func (p outboxPut) write(tx *txn) error {
+	b := tx.Bucket(bucketOutbox)
+	if b.Get(p.key) != nil {
+		return nil
 	}
-	return nil
+	if err := tx.s.sealer.store(tx, p.dek); err != nil {
+		return err
+	}
+	if err := b.Put(p.key, p.value); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketOutboxDue).Put(p.index, nil)
 }
 
 // DueOutbox returns up to limit items due at or before now, critical

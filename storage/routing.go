@@ -1,0 +1,261 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"pagebridge/gateway/paging"
+)
+
+// Buckets of the routing engine (schema 4).
+var (
+	bucketSchedules     = []byte("schedules")      // on-call schedules by ID (JSON)
+	bucketPolicies      = []byte("policies")       // escalation policies by ID (JSON)
+	bucketPresence      = []byte("presence")       // presence and forwarding by person ID (JSON)
+	bucketTokens        = []byte("tokens")         // API tokens by ID (JSON, the secret hashed)
+	bucketRoutes        = []byte("routes")         // the engine's record of each page, by message ID (JSON, no PHI)
+	bucketRoutePending  = []byte("route.pending")  // message IDs accepted and not yet routed → nothing
+	bucketRouteAttempts = []byte("route.attempts") // attempt (job) ID → message ID
+)
+
+// migrateV4 adds the routing buckets. Messages accepted before it are not
+// queued for routing: they were never routed before, and paging people now
+// for pages of days ago would be worse than not.
+func migrateV4(tx *bolt.Tx) error {
+	for _, name := range [][]byte{bucketSchedules, bucketPolicies, bucketPresence, bucketTokens,
+		bucketRoutes, bucketRoutePending, bucketRouteAttempts} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("bucket %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// RecordKind names a kind of configuration record kept as JSON by ID.
+type RecordKind string
+
+const (
+	KindSchedule RecordKind = "schedule"
+	KindPolicy   RecordKind = "policy"
+	KindPresence RecordKind = "presence"
+	KindToken    RecordKind = "token"
+)
+
+func (k RecordKind) bucket() ([]byte, error) {
+	switch k {
+	case KindSchedule:
+		return bucketSchedules, nil
+	case KindPolicy:
+		return bucketPolicies, nil
+	case KindPresence:
+		return bucketPresence, nil
+	case KindToken:
+		return bucketTokens, nil
+	}
+	return nil, fmt.Errorf("%w record kind %q", paging.ErrInvalid, k)
+}
+
+// PutRecord creates or replaces record id of kind (v encoded as JSON; the
+// caller has validated it) and audits the write for by. Records hold no
+// PHI.
+func (s *Store) PutRecord(ctx context.Context, kind RecordKind, id string, v any, by paging.AuditEvent) error {
+	b, err := kind.bucket()
+	if err != nil {
+		return err
+	}
+	if id == "" {
+		return fmt.Errorf("put %s: %w: no id", kind, paging.ErrInvalid)
+	}
+	return s.putRecord(ctx, string(kind), b, id, v, by, nil, nil)
+}
+
+// DeleteRecord removes record id of kind; paging.ErrNotFound if absent.
+func (s *Store) DeleteRecord(ctx context.Context, kind RecordKind, id string, by paging.AuditEvent) error {
+	b, err := kind.bucket()
+	if err != nil {
+		return err
+	}
+	return s.deleteRecord(ctx, string(kind), b, id, by, nil, nil)
+}
+
+// GetRecord decodes record id of kind into v; paging.ErrNotFound if absent.
+func (s *Store) GetRecord(ctx context.Context, kind RecordKind, id string, v any) error {
+	b, err := kind.bucket()
+	if err != nil {
+		return err
+	}
+	return s.getRecord(ctx, string(kind), b, id, v)
+}
+
+// Records returns every record of kind, in ID order.
+func Records[T any](ctx context.Context, s *Store, kind RecordKind) ([]T, error) {
+	b, err := kind.bucket()
+	if err != nil {
+		return nil, err
+	}
+	return list[T](ctx, s, string(kind), b)
+}
+
+// DirectoryVersion changes whenever a directory or configuration record
+// (people, roles, groups, pager IDs, accounts, schedules, policies,
+// presence, tokens) is written: a cache of them is stale when it differs.
+func (s *Store) DirectoryVersion() uint64 { return s.dirVersion.Load() }
+
+// RouteChange is one step of the routing engine, committed at once: the
+// page's route record, the jobs it sends, the timers it sets and clears,
+// and the audit entries of what it did. A crash leaves either all of it or
+// none, so a step never runs twice and never half.
+type RouteChange struct {
+	Message paging.ID
+	// Route, if set, is stored (as JSON) as the page's route record.
+	Route any
+	// Routed takes the page off the list of pages waiting to be routed.
+	Routed bool
+	// Attempts are job IDs to index to the page, for their results.
+	Attempts []paging.ID
+	Outbox   []paging.OutboxItem
+	Timers   []paging.Timer
+	// Cancel lists timers to remove.
+	Cancel []paging.ID
+	Audit  []paging.AuditEvent
+}
+
+// ApplyRoute commits c in one transaction.
+func (s *Store) ApplyRoute(ctx context.Context, c RouteChange) error {
+	if c.Message == (paging.ID{}) {
+		return fmt.Errorf("apply route: %w: no message", paging.ErrInvalid)
+	}
+	var route []byte
+	if c.Route != nil {
+		var err error
+		if route, err = json.Marshal(c.Route); err != nil {
+			return fmt.Errorf("apply route %s: %w", c.Message, err)
+		}
+	}
+	outbox := make([]outboxPut, len(c.Outbox))
+	for i, it := range c.Outbox {
+		p, err := s.prepareOutbox(it)
+		if err != nil {
+			return fmt.Errorf("apply route %s: %w", c.Message, err)
+		}
+		outbox[i] = p
+	}
+	timers := make([]timerPut, len(c.Timers))
+	for i, t := range c.Timers {
+		p, err := prepareTimer(t)
+		if err != nil {
+			return fmt.Errorf("apply route %s: %w", c.Message, err)
+		}
+		timers[i] = p
+	}
+	now := s.now()
+	audit := make([]auditDraft, len(c.Audit))
+	for i, ev := range c.Audit {
+		audit[i] = draftAudit(now, ev)
+	}
+	key := c.Message.Bytes()
+	err := s.do(ctx, func(tx *txn) error {
+		if route != nil {
+			if err := tx.Bucket(bucketRoutes).Put(key, route); err != nil {
+				return err
+			}
+		}
+		if c.Routed {
+			if err := tx.Bucket(bucketRoutePending).Delete(key); err != nil {
+				return err
+			}
+		}
+		for _, a := range c.Attempts {
+			if err := tx.Bucket(bucketRouteAttempts).Put(a.Bytes(), key); err != nil {
+				return err
+			}
+		}
+		for _, p := range outbox {
+			if err := p.write(tx); err != nil {
+				return err
+			}
+		}
+		for _, id := range c.Cancel {
+			if err := deleteTimer(tx.Tx, id); err != nil {
+				return err
+			}
+		}
+		for _, p := range timers {
+			if err := p.write(tx); err != nil {
+				return err
+			}
+		}
+		for _, d := range audit {
+			if err := tx.appendAudit(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("apply route %s: %w", c.Message, err)
+	}
+	return nil
+}
+
+// PendingRoutes returns up to limit pages accepted and not yet routed,
+// oldest first.
+func (s *Store) PendingRoutes(ctx context.Context, limit int) ([]paging.ID, error) {
+	var out []paging.ID
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRoutePending).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
+			if len(k) != len(paging.ID{}) {
+				return fmt.Errorf("%w: pending route key %x", ErrCorrupt, k)
+			}
+			out = append(out, paging.ID(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Route decodes the route record of message id into v; paging.ErrNotFound
+// if the page has none yet.
+func (s *Store) Route(ctx context.Context, id paging.ID, v any) error {
+	if err := s.getJSON(ctx, bucketRoutes, id.Bytes(), v); err != nil {
+		return fmt.Errorf("route %s: %w", id, err)
+	}
+	return nil
+}
+
+// RouteOfAttempt returns the message an attempt (job) belongs to;
+// paging.ErrNotFound if none.
+func (s *Store) RouteOfAttempt(ctx context.Context, attempt paging.ID) (paging.ID, error) {
+	var id paging.ID
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketRouteAttempts).Get(attempt.Bytes())
+		if len(v) != len(id) {
+			return paging.ErrNotFound
+		}
+		id = paging.ID(v)
+		return nil
+	})
+	return id, err
+}
+
+// MessageToRoute returns a stored message for the routing engine to
+// deliver. Unlike Message it records no read: what the engine does with
+// the text (each transmission) is audited through ApplyRoute.
+func (s *Store) MessageToRoute(ctx context.Context, id paging.ID) (*paging.Message, error) {
+	var m *paging.Message
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		if m, err = s.getMessage(tx, id.Bytes()); err == nil && m == nil {
+			err = paging.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("message %s: %w", id, err)
+	}
+	return m, nil
+}
