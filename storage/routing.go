@@ -259,3 +259,22 @@ func (s *Store) MessageToRoute(ctx context.Context, id paging.ID) (*paging.Messa
 	}
 	return m, nil
 }
+
+// Routes calls fn with the route records of the newest pages first, up to
+// limit, stopping early if fn returns an error.
+func (s *Store) Routes(ctx context.Context, limit int, fn func(id paging.ID, route json.RawMessage) error) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRoutes).Cursor()
+		n := 0
+		for k, v := c.Last(); k != nil && n < limit; k, v = c.Prev() {
+			if len(k) != len(paging.ID{}) {
+				return fmt.Errorf("%w: route key %x", ErrCorrupt, k)
+			}
+			if err := fn(paging.ID(k), json.RawMessage(v)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+}

@@ -183,30 +183,56 @@ func (b *Bridge) Connected() bool { return b.link.Connected() }
 // Submit makes job durable in the outbox, for agent, and wakes the
 // publisher. It returns the job's idempotency key.
 func (b *Bridge) Submit(ctx context.Context, agent string, job *agentapi.Job) (paging.ID, error) {
+	it, err := b.NewJob(agent, job)
+	if err != nil {
+		return paging.ID{}, err
+	}
+	if err := b.opts.Outbox.Enqueue(ctx, it); err != nil {
+		return paging.ID{}, err
+	}
+	b.Committed(it)
+	return it.ID, nil
+}
+
+// NewJob builds the outbox item that carries job to agent, with a fresh
+// idempotency key (its ID), for a caller that commits it along with its
+// own writes and then hands it over with Committed.
+func (b *Bridge) NewJob(agent string, job *agentapi.Job) (paging.OutboxItem, error) {
+	return JobItem(b.clock.Now(), agent, job)
+}
+
+// JobItem builds the outbox item that carries job to agent's device, with
+// a fresh idempotency key (its ID), as of now.
+func JobItem(now time.Time, agent string, job *agentapi.Job) (paging.OutboxItem, error) {
 	if !agentapi.ValidID(agent) {
-		return paging.ID{}, fmt.Errorf("agentbus: %w: bad agent id", paging.ErrInvalid)
+		return paging.OutboxItem{}, fmt.Errorf("agentbus: %w: bad agent id", paging.ErrInvalid)
 	}
 	if job.Attempt == 0 {
 		job.Attempt = 1
 	}
-	now := b.clock.Now()
 	key := paging.NewID(now)
 	payload, err := agentapi.Encode(key, now, job)
 	if err != nil {
-		return paging.ID{}, fmt.Errorf("agentbus: %w: %v", paging.ErrInvalid, err)
+		return paging.OutboxItem{}, fmt.Errorf("agentbus: %w: %v", paging.ErrInvalid, err)
 	}
-	it := paging.OutboxItem{ID: key, Due: now, Priority: job.Priority,
-		Topic: agentapi.JobTopic(agent, job.Device), Payload: paging.NewPHI(string(payload))}
-	if err := b.opts.Outbox.Enqueue(ctx, it); err != nil {
-		return paging.ID{}, err
-	}
-	// Committed: the pump may publish it from here, without reading back
-	// and unsealing what it was just handed.
+	return paging.OutboxItem{ID: key, Due: now, Priority: job.Priority,
+		Topic: agentapi.JobTopic(agent, job.Device), Payload: paging.NewPHI(string(payload))}, nil
+}
+
+// Committed hands jobs already committed to the outbox to the publisher,
+// which sends them without reading back and unsealing what it was just
+// given. Items that are not agent jobs are left to the outbox scan.
+func (b *Bridge) Committed(items ...paging.OutboxItem) {
 	b.freshMu.Lock()
-	b.fresh[job.Priority] = append(b.fresh[job.Priority], freshItem{id: key, agent: agent, topic: it.Topic, payload: payload})
+	for _, it := range items {
+		agent, ok := jobAgent(it.Topic)
+		if !ok {
+			continue
+		}
+		b.fresh[it.Priority] = append(b.fresh[it.Priority], freshItem{id: it.ID, agent: agent, topic: it.Topic, payload: []byte(it.Payload.Reveal())})
+	}
 	b.freshMu.Unlock()
 	b.poke()
-	return key, nil
 }
 
 // freshItem is a job Submit committed, waiting for the pump.

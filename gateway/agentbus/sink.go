@@ -17,6 +17,9 @@ type StoreSink struct {
 	Store *storage.Store
 	// OnAccepted, if set, is called after each inbound page is stored.
 	OnAccepted func()
+	// OnResult, if set, is called after each result is recorded (the
+	// delivery engine updates the page's attempt).
+	OnResult func(ctx context.Context, job paging.ID, r *agentapi.Result)
 }
 
 // Inbound accepts a page an agent's line received.
@@ -50,5 +53,8 @@ func (s StoreSink) Result(ctx context.Context, agent string, key paging.ID, r *a
 	}
 	_, err = s.Store.RecordJobResult(ctx, storage.JobResult{Job: job, Agent: agent, Device: r.Device,
 		Outcome: string(r.Outcome), Code: r.Code, Note: r.Note, At: r.At, Received: time.Now(), Attempt: r.Attempt, Resent: r.Resent})
+	if err == nil && s.OnResult != nil {
+		s.OnResult(ctx, job, r)
+	}
 	return err
 }

@@ -100,6 +100,9 @@ func (p *Person) Validate() error {
 type Role struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
+	// Policy is the escalation policy for pages to the role (empty: the
+	// configured default).
+	Policy string `json:"policy,omitempty"`
 }
 
 // Group is a fixed set of people paged together.
@@ -134,6 +137,11 @@ type PagerID struct {
 	// Priority is the default tier for pages to this ID from protocols
 	// without a priority field (TAP).
 	Priority Priority `json:"priority"`
+	// Policy is the escalation policy for pages to this ID (empty: the
+	// role's, else the configured default).
+	Policy string `json:"policy,omitempty"`
+	// Label names the ID for staff ("4W charge nurse"); not PHI.
+	Label string `json:"label,omitempty"`
 }
 
 // Validate checks a pager ID mapping.

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/agentbus"
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+)
+
+// change gathers one step's writes for one commit.
+type change struct {
+	r  *Route
+	rc storage.RouteChange
+}
+
+func (e *Engine) newChange(r *Route, routed bool) *change {
+	return &change{r: r, rc: storage.RouteChange{Message: r.Message, Routed: routed}}
+}
+
+func (c *change) audit(r *Route, action, detail string) {
+	c.rc.Audit = append(c.rc.Audit, paging.AuditEvent{Actor: "system:engine", Action: action,
+		Object: "message/" + r.Message.String(), Detail: detail})
+}
+
+// job adds a job for agent as attempt a, whose ID becomes the job's key.
+func (c *change) job(jobs Jobs, agent string, a *paging.Attempt, j *agentapi.Job) error {
+	it, err := jobs.NewJob(agent, j)
+	if err != nil {
+		return err
+	}
+	a.ID = it.ID
+	c.rc.Outbox = append(c.rc.Outbox, it)
+	c.rc.Attempts = append(c.rc.Attempts, it.ID)
+	return nil
+}
+
+func (c *change) cancelTimer(r *Route) {
+	if r.Timer != (paging.ID{}) {
+		c.rc.Cancel = append(c.rc.Cancel, r.Timer)
+		r.Timer, r.Next = paging.ID{}, time.Time{}
+	}
+}
+
+func (c *change) setTimer(r *Route, kind string, due time.Time) {
+	t := paging.Timer{ID: paging.NewID(due), Due: due, Kind: kind, Ref: "message/" + r.Message.String()}
+	r.Timer, r.Next = t.ID, due
+	c.rc.Timers = append(c.rc.Timers, t)
+}
+
+// commit writes the change and hands its jobs to the publisher.
+func (e *Engine) commit(ctx context.Context, c *change) error {
+	c.rc.Route = c.r
+	if err := e.st.ApplyRoute(ctx, c.rc); err != nil {
+		return err
+	}
+	if len(c.rc.Outbox) > 0 {
+		e.opts.Jobs.Committed(c.rc.Outbox...)
+	}
+	return nil
+}
+
+// OutboxJobs builds jobs as the bus bridge does and leaves their
+// publication to the outbox scan of whatever bridge runs on the store: for
+// tools and benchmarks that route pages without a live bus.
+type OutboxJobs struct{ Clock paging.Clock }
+
+// NewJob implements Jobs.
+func (o OutboxJobs) NewJob(agent string, job *agentapi.Job) (paging.OutboxItem, error) {
+	return agentbus.JobItem(o.Clock.Now(), agent, job)
+}
+
+// Committed implements Jobs: nothing to hand over.
+func (OutboxJobs) Committed(...paging.OutboxItem) {}

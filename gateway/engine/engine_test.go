@@ -1,0 +1,424 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "time/tzdata"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/engine"
+	"pagebridge/gateway/oncall"
+	"pagebridge/gateway/paging"
+	"pagebridge/gateway/routing"
+	"pagebridge/storage"
+	"pagebridge/storage/storagetest"
+)
+
+// clock is the scenario's controlled clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// jobs records the jobs the engine commits, as the bus bridge would get
+// them.
+type jobs struct {
+	clock     *clock
+	mu        sync.Mutex
+	committed []paging.OutboxItem
+}
+
+func (j *jobs) NewJob(agent string, job *agentapi.Job) (paging.OutboxItem, error) {
+	return engine.OutboxJobs{Clock: j.clock}.NewJob(agent, job)
+}
+
+func (j *jobs) Committed(items ...paging.OutboxItem) {
+	j.mu.Lock()
+	j.committed = append(j.committed, items...)
+	j.mu.Unlock()
+}
+
+// sent returns "agent/device action to" of every job so far, and their
+// texts.
+func (j *jobs) sent(t *testing.T) (lines []string, texts []string) {
+	t.Helper()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, it := range j.committed {
+		var job agentapi.Job
+		if _, err := agentapi.Open([]byte(it.Payload.Reveal()), &job); err != nil {
+			t.Fatal(err)
+		}
+		agent := strings.Split(strings.TrimPrefix(it.Topic, agentapi.TopicRoot+"/agent/"), "/")[0]
+		lines = append(lines, fmt.Sprintf("%s/%s %s %s", agent, job.Device, job.Action, job.To))
+		texts = append(texts, string(job.Text))
+	}
+	return lines, texts
+}
+
+// hospital is a scenario: a store with a directory, an engine on a
+// controlled clock.
+type hospital struct {
+	t     *testing.T
+	env   *storagetest.Env
+	st    *storage.Store
+	clock *clock
+	jobs  *jobs
+	eng   *engine.Engine
+	cfg   engine.Config
+}
+
+var admin = paging.AuditEvent{Actor: "test-admin"}
+
+func newHospital(t *testing.T, at time.Time, cfg engine.Config) *hospital {
+	t.Helper()
+	env := storagetest.New(t)
+	h := &hospital{t: t, env: env, clock: &clock{t: at}, cfg: cfg}
+	h.jobs = &jobs{clock: h.clock}
+	h.open()
+	return h
+}
+
+func (h *hospital) open() {
+	h.st = h.env.Open(h.t, func(o *storage.Options) { o.Now = h.clock.Now })
+	eng, err := engine.New(engine.Options{Store: h.st, Jobs: h.jobs, Clock: h.clock, Config: h.cfg,
+		AgentOf: func(dev string) (string, bool) { return "agent-1", dev != "" }})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.eng = eng
+}
+
+// restart closes the store and opens it with a new engine, as a crash
+// and restart would.
+func (h *hospital) restart() {
+	h.t.Helper()
+	if err := h.st.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
+}
+
+func (h *hospital) person(id string, stage paging.Stage, eps ...paging.Endpoint) {
+	h.t.Helper()
+	eps = append([]paging.Endpoint{{Channel: paging.ChannelApp, Address: id}}, eps...)
+	if err := h.st.PutPerson(context.Background(), paging.Person{ID: id, Name: "Dr " + id, Stage: stage, Endpoints: eps}, admin); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func pager(addr string) paging.Endpoint {
+	return paging.Endpoint{Channel: paging.ChannelPager, Address: addr, Via: "terminal-1"}
+}
+func sms(n string) paging.Endpoint { return paging.Endpoint{Channel: paging.ChannelSMS, Address: n} }
+
+func (h *hospital) put(kind storage.RecordKind, id string, v any) {
+	h.t.Helper()
+	if err := h.st.PutRecord(context.Background(), kind, id, v, admin); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *hospital) role(id, policy string) {
+	h.t.Helper()
+	if err := h.st.PutRole(context.Background(), paging.Role{ID: id, Name: id, Policy: policy}, admin); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *hospital) pagerID(id string, target paging.Target) {
+	h.t.Helper()
+	if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: id, Target: target, Priority: paging.PriorityNormal}, admin); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// page accepts a page as a way in does, and lets the engine route it.
+func (h *hospital) page(pagerID string, prio paging.Priority, text string) paging.ID {
+	h.t.Helper()
+	m := &paging.Message{ID: paging.NewID(h.clock.Now()), Source: paging.Source{Protocol: paging.ProtocolWCTP, Line: "4W nurse call"},
+		PagerID: pagerID, Priority: prio, Text: paging.NewPHI(text), Received: h.clock.Now()}
+	if err := h.st.Accept(context.Background(), m, paging.AuditEvent{Actor: "wctp:test"}); err != nil {
+		h.t.Fatal(err)
+	}
+	h.tick()
+	return m.ID
+}
+
+func (h *hospital) tick() {
+	h.t.Helper()
+	if err := h.eng.Tick(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+func (h *hospital) route(id paging.ID) engine.Route {
+	h.t.Helper()
+	r, err := h.eng.Route(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return r
+}
+
+// attempts lists "person channel state" of every attempt, in order.
+func attempts(r engine.Route) []string {
+	var out []string
+	for _, d := range r.Deliveries {
+		for _, a := range d.Attempts {
+			out = append(out, fmt.Sprintf("%s %s %s", d.PersonID, a.Channel, a.State))
+		}
+	}
+	return out
+}
+
+func want(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Fatalf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+func lt(s string) oncall.LocalTime {
+	v, err := oncall.ParseLocalTime(s)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// Migration without touching senders: one pager ID, the same page; the
+// person's stage alone decides the channels.
+func TestMigrationStages(t *testing.T) {
+	for _, c := range []struct {
+		stage          paging.Stage
+		attempts, jobs []string
+	}{
+		{paging.StagePager, []string{"lee pager queued"}, []string{"agent-1/terminal-1 tap.page 1002"}},
+		{paging.StageBoth, []string{"lee app sent", "lee pager queued"}, []string{"agent-1/terminal-1 tap.page 1002"}},
+		{paging.StageApp, []string{"lee app sent"}, nil},
+	} {
+		t.Run(string(c.stage), func(t *testing.T) {
+			h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{})
+			h.person("lee", c.stage, pager("1002"), sms("+4915112345678"))
+			h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+			id := h.page("1002", paging.PriorityNormal, "Bed 12 needs you")
+			r := h.route(id)
+			want(t, "attempts", attempts(r), c.attempts)
+			jobs, texts := h.jobs.sent(t)
+			want(t, "jobs", jobs, c.jobs)
+			for _, tx := range texts {
+				if strings.Contains(tx, "Bed 12") {
+					t.Errorf("PHI on the pager without policy: %q", tx)
+				}
+			}
+			if r.State != engine.StateActive || !strings.Contains(r.Deliveries[0].Reason, "lee") {
+				t.Errorf("route %+v", r)
+			}
+		})
+	}
+}
+
+// An unacknowledged critical page walks app → repeat after 2 min → pager
+// → SMS → next person → group; an ack at step 3 stops steps 4 and later.
+func TestEscalationWalksUntilAck(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h := newHospital(t, start, engine.Config{SMSDevice: "agent-1/modem-1"})
+	h.person("lee", paging.StageApp, pager("1002"), sms("+4915112345678"))
+	h.person("kim", paging.StageApp)
+	h.person("ray", paging.StageApp)
+	h.person("ann", paging.StageApp)
+	if err := h.st.PutGroup(context.Background(), paging.Group{ID: "cardio-team", Name: "Cardiology team", Members: []string{"ray", "ann"}}, admin); err != nil {
+		t.Fatal(err)
+	}
+	app, pg, txt := []paging.Channel{paging.ChannelApp}, []paging.Channel{paging.ChannelPager}, []paging.Channel{paging.ChannelSMS}
+	h.put(storage.KindPolicy, "critical", routing.Policy{ID: "critical", Steps: []routing.Step{
+		{Channels: app},
+		{Delay: 2 * time.Minute, Channels: app},
+		{Delay: 2 * time.Minute, Channels: pg},
+		{Delay: 2 * time.Minute, Channels: txt},
+		{Delay: 2 * time.Minute, Targets: []paging.Target{{Kind: paging.TargetPerson, ID: "kim"}}},
+		{Delay: 2 * time.Minute, Targets: []paging.Target{{Kind: paging.TargetGroup, ID: "cardio-team"}}},
+	}})
+	if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "lee"},
+		Priority: paging.PriorityCritical, Policy: "critical"}, admin); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("ack at step 3 stops the rest", func(t *testing.T) {
+		id := h.page("1002", paging.PriorityCritical, "CODE BLUE 4W bed 12")
+		want(t, "step 1", attempts(h.route(id)), []string{"lee app sent"})
+		h.clock.add(time.Minute)
+		h.tick()
+		want(t, "nothing before 2 min", attempts(h.route(id)), []string{"lee app sent"})
+		h.clock.add(time.Minute)
+		h.tick()
+		want(t, "step 2: the app again", attempts(h.route(id)), []string{"lee app sent", "lee app sent"})
+		h.clock.add(2 * time.Minute)
+		h.tick()
+		want(t, "step 3: pager", attempts(h.route(id)), []string{"lee app sent", "lee app sent", "lee pager queued"})
+		r, err := h.eng.Acknowledge(context.Background(), id, "lee", paging.ChannelApp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.State != engine.StateAcknowledged || r.Acked.Person != "lee" {
+			t.Fatalf("after ack: %+v", r)
+		}
+		for range 10 {
+			h.clock.add(2 * time.Minute)
+			h.tick()
+		}
+		r = h.route(id)
+		// The latest app notification takes the ack; what was still pending
+		// is cancelled.
+		want(t, "after the ack", attempts(r), []string{"lee app cancelled", "lee app acknowledged", "lee pager cancelled"})
+		if jobs, _ := h.jobs.sent(t); len(jobs) != 1 {
+			t.Fatalf("jobs after the ack: %q", jobs)
+		}
+	})
+
+	t.Run("nobody acks: every step, then the fallback", func(t *testing.T) {
+		h.jobs.committed = nil
+		id := h.page("1002", paging.PriorityCritical, "CODE BLUE 4W bed 14")
+		for range 12 {
+			h.clock.add(2 * time.Minute)
+			h.tick()
+		}
+		r := h.route(id)
+		want(t, "every step", attempts(r), []string{
+			"lee app sent", "lee app sent", "lee pager queued", "lee sms queued",
+			"kim app sent", "ray app sent", "ann app sent"})
+		jobs, _ := h.jobs.sent(t)
+		want(t, "jobs", jobs, []string{"agent-1/terminal-1 tap.page 1002", "agent-1/modem-1 sms.send +4915112345678"})
+		if r.State != engine.StateFallback {
+			t.Fatalf("state %s, want fallback", r.State)
+		}
+	})
+}
+
+// Do not disturb holds back normal pages and lets critical ones through;
+// a forward is followed and shown.
+func TestPresenceAndForwarding(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{})
+	h.person("lee", paging.StageApp)
+	h.person("kim", paging.StageApp)
+	h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+	h.pagerID("1003", paging.Target{Kind: paging.TargetPerson, ID: "kim"})
+	h.put(storage.KindPresence, "lee", routing.Presence{Person: "lee", State: routing.PresenceDND})
+	h.put(storage.KindPresence, "kim", routing.Presence{Person: "kim", State: routing.PresenceOffDuty, ForwardTo: "lee"})
+
+	normal := h.route(h.page("1002", paging.PriorityNormal, "routine"))
+	if len(attempts(normal)) != 0 || !slices.ContainsFunc(normal.Notes, func(n engine.Note) bool { return strings.Contains(n.Text, "held back") }) {
+		t.Fatalf("a normal page reached someone in DND: %+v", normal)
+	}
+	critical := h.route(h.page("1002", paging.PriorityCritical, "arrest"))
+	want(t, "critical through DND", attempts(critical), []string{"lee app sent"})
+
+	fwd := h.route(h.page("1003", paging.PriorityCritical, "for kim"))
+	want(t, "forwarded", attempts(fwd), []string{"lee app sent"})
+	if !strings.Contains(fwd.Deliveries[0].Reason, "forwarded from kim") {
+		t.Fatalf("the forward is not shown: %q", fwd.Deliveries[0].Reason)
+	}
+}
+
+// A role's page at 02:00 on the night the clocks change reaches whoever
+// the schedule says; an override wins.
+func TestRoleScheduleAcrossDSTAndOverride(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	// 2026-03-29: 02:00 CET becomes 03:00 CEST. 01:30 local is before.
+	night := time.Date(2026, 3, 29, 1, 30, 0, 0, berlin)
+	h := newHospital(t, night, engine.Config{})
+	for _, p := range []string{"day-doc", "night-doc", "cover"} {
+		h.person(p, paging.StageApp)
+	}
+	h.role("cardiology", "")
+	h.put(storage.KindSchedule, "cardio", oncall.Schedule{ID: "cardio", RoleID: "cardiology", Name: "Cardiology", TimeZone: "Europe/Berlin",
+		Layers: []oncall.Layer{{Name: "12h", Participants: []string{"day-doc", "night-doc"}, Start: lt("2026-03-01T08:00"), Shift: oncall.Length{N: 12, Unit: oncall.UnitHour}}}})
+	h.pagerID("2000", paging.Target{Kind: paging.TargetRole, ID: "cardiology"})
+
+	// 12-hour shifts from 08:00 CET on 1 March: the night shift runs
+	// 20:00 CET on the 28th to 08:00 CET... which is 09:00 CEST on the
+	// 29th, since hour shifts are real time.
+	r := h.route(h.page("2000", paging.PriorityHigh, "chest pain"))
+	want(t, "01:30 on the change night", attempts(r), []string{"night-doc app sent"})
+	h.clock.set(time.Date(2026, 3, 29, 8, 30, 0, 0, berlin))
+	want(t, "08:30 CEST is still the night shift", attempts(h.route(h.page("2000", paging.PriorityHigh, "x"))), []string{"night-doc app sent"})
+	h.clock.set(time.Date(2026, 3, 29, 9, 0, 0, 0, berlin))
+	want(t, "09:00 CEST hands off", attempts(h.route(h.page("2000", paging.PriorityHigh, "x"))), []string{"day-doc app sent"})
+
+	h.put(storage.KindSchedule, "cardio", oncall.Schedule{ID: "cardio", RoleID: "cardiology", Name: "Cardiology", TimeZone: "Europe/Berlin",
+		Layers:    []oncall.Layer{{Name: "12h", Participants: []string{"day-doc", "night-doc"}, Start: lt("2026-03-01T08:00"), Shift: oncall.Length{N: 12, Unit: oncall.UnitHour}}},
+		Overrides: []oncall.Override{{ID: "o1", Start: h.clock.Now(), End: h.clock.Now().Add(time.Hour), Kind: oncall.OverrideReplace, Person: "cover"}}})
+	r = h.route(h.page("2000", paging.PriorityHigh, "x"))
+	want(t, "override", attempts(r), []string{"cover app sent"})
+	if !strings.Contains(r.Deliveries[0].Reason, "override") {
+		t.Errorf("reason does not show the override: %q", r.Deliveries[0].Reason)
+	}
+}
+
+// A restart between steps resumes at the right step: none runs twice,
+// none is skipped.
+func TestRestartMidEscalation(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{})
+	h.person("lee", paging.StageBoth, pager("1002"))
+	h.put(storage.KindPolicy, "twice", routing.Policy{ID: "twice", Steps: []routing.Step{{}, {Delay: 5 * time.Minute}}, FallbackAfter: time.Minute})
+	if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "lee"},
+		Priority: paging.PriorityHigh, Policy: "twice"}, admin); err != nil {
+		t.Fatal(err)
+	}
+	id := h.page("1002", paging.PriorityHigh, "x")
+	h.restart()
+	h.tick()
+	want(t, "after a restart, before step 2", attempts(h.route(id)), []string{"lee app sent", "lee pager queued"})
+	h.clock.add(5 * time.Minute)
+	h.restart()
+	h.tick()
+	h.tick()
+	want(t, "step 2 once", attempts(h.route(id)), []string{"lee app sent", "lee pager queued", "lee app sent", "lee pager queued"})
+	if jobs, _ := h.jobs.sent(t); len(jobs) != 2 {
+		t.Fatalf("jobs: %q", jobs)
+	}
+	h.clock.add(time.Minute)
+	h.restart()
+	h.tick()
+	if r := h.route(id); r.State != engine.StateFallback {
+		t.Fatalf("state %s, want fallback", r.State)
+	}
+}
+
+// An exhausted policy reaches the fallback role and the console.
+func TestFallback(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{FallbackRole: "operators"})
+	h.person("lee", paging.StageApp)
+	h.person("op", paging.StageApp)
+	h.role("operators", "")
+	h.put(storage.KindSchedule, "ops", oncall.Schedule{ID: "ops", RoleID: "operators", Name: "Operators", TimeZone: "UTC",
+		Layers: []oncall.Layer{{Name: "all", Participants: []string{"op"}, Start: lt("2026-01-01T00:00"), Shift: oncall.Length{N: 1, Unit: oncall.UnitDay}}}})
+	h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+	id := h.page("1002", paging.PriorityNormal, "x")
+	h.clock.add(routing.DefaultFallbackAfter)
+	h.tick()
+	r := h.route(id)
+	if r.State != engine.StateFallback {
+		t.Fatalf("state %s", r.State)
+	}
+	want(t, "fallback", attempts(r), []string{"lee app sent", "op app sent"})
+	// An ack from the console ends it.
+	if r, err := h.eng.Acknowledge(context.Background(), id, "op", paging.ChannelApp); err != nil || r.State != engine.StateAcknowledged {
+		t.Fatalf("ack: %+v %v", r, err)
+	}
+}
