@@ -250,3 +250,48 @@ func cmdTestPage(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+func cmdPages(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var limit int
+	cfg, _, code := adminFlags("pages", " [-n N]", 0, args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&limit, "n", 20, "how many of the newest pages")
+	})
+	if code >= 0 {
+		return code
+	}
+	return adminCall(ctx, "pages", cfg, admin.Request{Op: admin.OpPages, Limit: limit}, stdout, stderr)
+}
+
+func cmdAck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var a admin.Ack
+	cfg, _, code := adminFlags("ack", " -message ID -person ID [-channel app]", 0, args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&a.Message, "message", "", "the page's message ID (pagebridge pages lists them)")
+		fs.StringVar(&a.Person, "person", "", "who acknowledges")
+		fs.StringVar(&a.Channel, "channel", "app", "the channel it was acknowledged on")
+	})
+	if code >= 0 {
+		return code
+	}
+	if a.Message == "" || a.Person == "" {
+		fmt.Fprintln(stderr, "pagebridge ack: -message and -person are required")
+		return exitUsage
+	}
+	return adminCall(ctx, "ack", cfg, admin.Request{Op: admin.OpAck, Ack: &a}, stdout, stderr)
+}
+
+// adminCall sends req to the running daemon and prints its result.
+func adminCall(ctx context.Context, name string, cfg Config, req admin.Request, stdout, stderr io.Writer) int {
+	resp, err := admin.Do(ctx, cfg.Admin.Socket, req)
+	if offline(err) {
+		err = errors.New("the daemon is not running")
+	}
+	if err == nil && !resp.OK {
+		err = errors.New(resp.Error)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pagebridge %s: %v\n", name, err)
+		return exitFailure
+	}
+	fmt.Fprint(stdout, resp.Result)
+	return exitOK
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"pagebridge/gateway/engine"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,6 +49,7 @@ type Main struct {
 	admin   *admin.Server
 	broker  *broker.Broker // nil when the bus uses an external broker
 	bus     *agentbus.Bridge
+	engine  *engine.Engine
 	reg     *prometheus.Registry
 	started time.Time
 	pages   atomic.Uint64
@@ -104,6 +107,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	if m.engine, err = m.newEngine(); err != nil {
+		return err
+	}
 	if m.bus, err = m.startBus(); err != nil {
 		return err
 	}
@@ -129,7 +135,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 				return
 			}
 			wctpResults.WithLabelValues(fmt.Sprint(code)).Inc()
-		}), m.store, m.store, paging.SystemClock{}, m.log)
+		}), routedAccepter{m}, m.store, paging.SystemClock{}, m.log)
 		if err != nil {
 			return err
 		}
@@ -259,7 +265,16 @@ func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
 	errc := make(chan error, 1)
-	m.wg.Add(3)
+	m.wg.Add(5)
+	go func() {
+		defer m.wg.Done()
+		m.engine.Run(ctx)
+	}()
+	go func() {
+		defer m.wg.Done()
+		every := min(10*time.Second, max(250*time.Millisecond, m.cfg.Routing.AlertAfter.Duration/4))
+		m.newMonitor().run(ctx, every)
+	}()
 	go func() {
 		defer m.wg.Done()
 		if err := m.httpSrv.Serve(m.httpLn); !errors.Is(err, http.ErrServerClosed) {
@@ -480,6 +495,42 @@ func (a adminOps) JobResults(ctx context.Context, jobs []string) (string, error)
 		}
 	}
 	return b.String(), nil
+}
+
+// Pages returns the routes of the newest pages, one JSON object a line.
+func (a adminOps) Pages(ctx context.Context, limit int) (string, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 20
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	err := a.m.engine.Routes(ctx, limit, func(r engine.Route) error { return enc.Encode(r) })
+	return b.String(), err
+}
+
+// Ack acknowledges a page for a person, as an operator at the console
+// would, and returns its route.
+func (a adminOps) Ack(ctx context.Context, ack admin.Ack) (string, error) {
+	id, err := paging.ParseID(ack.Message)
+	if err != nil {
+		return "", fmt.Errorf("message %q: %w", ack.Message, err)
+	}
+	ch := paging.Channel(ack.Channel)
+	if ch == "" {
+		ch = paging.ChannelApp
+	}
+	if !ch.Valid() {
+		return "", fmt.Errorf("unknown channel %q", ack.Channel)
+	}
+	if err := a.audit(ctx, "page.ack-request", fmt.Sprintf("message %s for %s on %s", id, ack.Person, ch)); err != nil {
+		return "", err
+	}
+	r, err := a.m.engine.Acknowledge(ctx, id, ack.Person, ch)
+	if err != nil {
+		return "", err
+	}
+	out, err := json.Marshal(r)
+	return string(out) + "\n", err
 }
 
 func (a adminOps) Status(ctx context.Context) (string, error) {

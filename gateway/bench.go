@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	linger := fs.Duration("linger", DefaultConfig().Storage.CommitLinger.Duration, "the gateway store's commit linger (storage.commit_linger)")
 	agentLinger := fs.Duration("bus-agent-linger", agent.DefaultConfig().Agent.CommitLinger.Duration, "the agent spool's commit linger in the bus round trip (agent.commit_linger)")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
-	only := fs.String("only", "", "run one part: ingest or bus (default: both)")
+	only := fs.String("only", "", "run one part: ingest, bus or routing (default: all)")
 	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
@@ -86,8 +86,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(dir)
 
-	if *only != "" && *only != "ingest" && *only != "bus" {
-		fmt.Fprintln(stderr, "bench: -only takes ingest or bus")
+	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" {
+		fmt.Fprintln(stderr, "bench: -only takes ingest, bus or routing")
 		return exitUsage
 	}
 	verdict := func(ok bool) string {
@@ -99,7 +99,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fmt.Fprintf(stdout, "Pagebridge bench (%v measured per part, GOMAXPROCS %d)\n", *dur, runtime.GOMAXPROCS(0))
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "figure", "measured", "target")
 	failed := false
-	if *only != "bus" {
+	if *only == "" || *only == "ingest" {
 		res, err := benchIngest(ctx, dir, *clients, *linger, *dur)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: ingest:", err)
@@ -121,7 +121,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages refused or failed during the run", res.failed, "0")
 		failed = failed || res.failed > 0
 	}
-	if *only != "ingest" {
+	if *only == "" || *only == "bus" {
 		bus, err := benchBus(ctx, dir, busBench{kind: *busKind, devices: *busDevices, inFlight: *busInFlight,
 			window: *busWindow, linger: *linger, agentLinger: *agentLinger, verbose: *verbose}, *dur)
 		if err != nil {
@@ -134,6 +134,26 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "gateway store writes per commit (bus run)", bus.gwOpsPerCommit, "report")
 		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "bus jobs not reported sent", bus.notSent, "0")
 		failed = failed || bus.notSent > 0
+	}
+	if *only == "" || *only == "routing" {
+		pages := 3000
+		if *short {
+			pages = 300
+		}
+		rt, err := benchRoute(ctx, dir, pages)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: routing:", err)
+			return exitFailure
+		}
+		what := "fsync excluded (tmpfs)"
+		if rt.fsyncIncluded {
+			what = "fsync included (no tmpfs here)"
+		}
+		fmt.Fprintf(stdout, "%-52s %14s %16s  %s\n", "route a page, 10k people/500 roles/1k schedules, p99", rt.p99.Round(time.Microsecond), fmt.Sprintf("≤ %v", targetRouteP99), verdict(rt.p99 <= targetRouteP99))
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "route a page, p50", rt.p50.Round(time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "route a page, max", rt.max.Round(time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "load the directory snapshot (once per change)", rt.load.Round(time.Millisecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages routed, "+what, rt.pages, "report")
 	}
 	if failed {
 		return exitFailure

@@ -10,8 +10,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/gateway/agentbus"
+	"pagebridge/gateway/paging"
 )
 
 // startBus connects the gateway to the bus: to its own embedded broker, or
@@ -48,7 +50,13 @@ func (m *Main) startBus() (*agentbus.Bridge, error) {
 		lo.TLS = tc
 	}
 	return agentbus.Start(agentbus.Options{
-		Link: lo, Outbox: m.store, Sink: agentbus.StoreSink{Store: m.store, OnAccepted: func() { m.pages.Add(1) }}, AckTimeout: bc.AckTimeout.Duration,
+		Link: lo, Outbox: m.store, Sink: agentbus.StoreSink{Store: m.store,
+			OnAccepted: func() { m.pages.Add(1); m.engine.Poke() },
+			OnResult: func(ctx context.Context, job paging.ID, r *agentapi.Result) {
+				if err := m.engine.JobResult(ctx, job, r); err != nil {
+					m.log.Error("job result not recorded on its page", "job", job, "err", err)
+				}
+			}}, AckTimeout: bc.AckTimeout.Duration,
 		Logger: m.log,
 	})
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
+	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
 )
 
@@ -34,7 +36,38 @@ type Config struct {
 	Audit   AuditConfig   `toml:"audit"`
 	WCTP    WCTPConfig    `toml:"wctp"`
 	Bus     BusConfig     `toml:"bus"`
+	Routing RoutingConfig `toml:"routing"`
 	Log     LogConfig     `toml:"log"`
+}
+
+// RoutingConfig is the delivery engine's policy.
+type RoutingConfig struct {
+	// DefaultPolicy is the escalation policy (by ID) of pages whose pager
+	// ID and role name none; "" is the built-in one: every channel of the
+	// person's stage at once, then the fallback.
+	DefaultPolicy string `toml:"default_policy"`
+	// FallbackRole is paged, besides the operators' console, when a
+	// policy runs out with nobody acknowledging.
+	FallbackRole string `toml:"fallback_role"`
+	// PHIOnPager and PHIOnSMS let the page's text go on those channels;
+	// off, they carry a notice without patient data.
+	PHIOnPager bool `toml:"phi_on_pager"`
+	PHIOnSMS   bool `toml:"phi_on_sms"`
+	// PagerMaxLen and SMSMaxLen bound what is sent on each.
+	PagerMaxLen int `toml:"pager_max_len"`
+	SMSMaxLen   int `toml:"sms_max_len"`
+	// SMSDevice is the modem SMS jobs go to, as "agent/device".
+	SMSDevice string `toml:"sms_device"`
+	// AlertPagerID is the pager ID the gateway's own alerts (an agent or
+	// device down, the data disk nearly full) are paged to, normally
+	// mapped to the IT on-call role. "" only logs them.
+	AlertPagerID string `toml:"alert_pager_id"`
+	// AlertAfter is how long a condition lasts before it is paged (a
+	// restarting agent is not an outage).
+	AlertAfter Duration `toml:"alert_after"`
+	// DiskFreeMin is the free share of the data disk below which an
+	// alert is raised (0.10: 10 %).
+	DiskFreeMin float64 `toml:"disk_free_min"`
 }
 
 // BusConfig places the MQTT bus between the gateway and its agents.
@@ -174,7 +207,8 @@ func DefaultConfig() Config {
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
 		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
 			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
-		Log: LogConfig{Level: "info", Format: "text"},
+		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10},
+		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -248,6 +282,26 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Admin.Socket) > 104 {
 		return bad("admin.socket", "path longer than a Unix socket allows (104 bytes)")
+	}
+	if c.Routing.PagerMaxLen < 20 || c.Routing.PagerMaxLen > 4096 {
+		return bad("routing.pager_max_len", "must be between 20 and 4096")
+	}
+	if c.Routing.SMSMaxLen < 20 || c.Routing.SMSMaxLen > 4096 {
+		return bad("routing.sms_max_len", "must be between 20 and 4096")
+	}
+	if c.Routing.AlertAfter.Duration <= 0 {
+		return bad("routing.alert_after", "must be a positive duration like \"1m\"")
+	}
+	if c.Routing.DiskFreeMin < 0 || c.Routing.DiskFreeMin >= 1 {
+		return bad("routing.disk_free_min", "must be a fraction from 0 to below 1 (0.10 is 10 %%)")
+	}
+	if len(c.Routing.AlertPagerID) > paging.MaxPagerIDLen {
+		return bad("routing.alert_pager_id", "longer than %d bytes", paging.MaxPagerIDLen)
+	}
+	if d := c.Routing.SMSDevice; d != "" {
+		if a, dev, ok := strings.Cut(d, "/"); !ok || !agentapi.ValidID(a) || !agentapi.ValidID(dev) {
+			return bad("routing.sms_device", "want agent/device, got %q", d)
+		}
 	}
 	if c.WCTP.MaxText < 1 || c.WCTP.MaxText > 64<<10 {
 		return bad("wctp.max_text", "must be between 1 and 65536")

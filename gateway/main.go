@@ -4,6 +4,10 @@
 package main
 
 import (
+	// The zone database in the binary: on-call schedules must not change
+	// meaning with the appliance's tzdata package, or break without it.
+	_ "time/tzdata"
+
 	"context"
 	"flag"
 	"fmt"
@@ -45,7 +49,12 @@ commands:
                                 new key-encryption key; re-wrap every data key
   test-page [-config FILE | -data DIR] -agent ID -device ID -to PAGER [-priority P] [-count N] TEXT
                                 send test pages through one device of an agent (daemon running)
-  bench   [-short]              measure durable ingest against its targets
+  pages   [-config FILE | -data DIR] [-n N]
+                                the newest pages: where each went, on which channels, its state (JSON lines)
+  ack     [-config FILE | -data DIR] -message ID -person ID [-channel app]
+                                acknowledge a page for someone (stops its escalation; daemon running)
+  bench   [-short] [-only ingest|bus|routing]
+                                measure ingest, the bus round trip and routing against their targets
   version                       print the version
 
 backup, audit verify and keys rotate talk to a running daemon over its admin
@@ -93,6 +102,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":
 		return cmdRestore(ctx, rest, stdout, stderr)
+	case "pages":
+		return cmdPages(ctx, rest, stdout, stderr)
+	case "ack":
+		return cmdAck(ctx, rest, stdout, stderr)
 	case "test-page":
 		return cmdTestPage(ctx, rest, stdout, stderr)
 	case "audit":

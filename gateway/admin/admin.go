@@ -24,6 +24,8 @@ const (
 	OpStatus      = "status"
 	OpTestPage    = "test-page"
 	OpJobResults  = "job-results"
+	OpPages       = "pages"
+	OpAck         = "ack"
 )
 
 type peerKey struct{}
@@ -44,6 +46,18 @@ type Request struct {
 	TestPage *TestPage `json:"test_page,omitempty"`
 	// Jobs are the job keys OpJobResults asks about.
 	Jobs []string `json:"jobs,omitempty"`
+	// Limit bounds OpPages.
+	Limit int `json:"limit,omitempty"`
+	// Ack is the argument of OpAck.
+	Ack *Ack `json:"ack,omitempty"`
+}
+
+// Ack acknowledges a page on someone's behalf (an operator taking a call
+// at the console).
+type Ack struct {
+	Message string `json:"message"`
+	Person  string `json:"person"`
+	Channel string `json:"channel,omitempty"`
 }
 
 // TestPage asks the gateway to send Count test pages through one device of
@@ -81,6 +95,11 @@ type Ops interface {
 	// JobResults returns one line per job: its key and what became of
 	// it, or "pending".
 	JobResults(ctx context.Context, jobs []string) (string, error)
+	// Pages returns the routes of the newest pages, one JSON object per
+	// line (no PHI).
+	Pages(ctx context.Context, limit int) (string, error)
+	// Ack acknowledges a page and returns its route.
+	Ack(ctx context.Context, a Ack) (string, error)
 }
 
 // Server serves Ops on a Unix socket.
@@ -235,6 +254,14 @@ func (s *Server) handle(c *net.UnixConn) {
 		result, err = s.ops.TestPage(ctx, *req.TestPage)
 	case OpJobResults:
 		result, err = s.ops.JobResults(ctx, req.Jobs)
+	case OpPages:
+		result, err = s.ops.Pages(ctx, req.Limit)
+	case OpAck:
+		if req.Ack == nil {
+			err = errors.New("ack: no arguments")
+			break
+		}
+		result, err = s.ops.Ack(ctx, *req.Ack)
 	default:
 		err = fmt.Errorf("unknown operation %q", req.Op)
 	}

@@ -17,6 +17,9 @@ const (
 	ProtocolESPA Protocol = "espa"
 	ProtocolAPI  Protocol = "api"
 	ProtocolWeb  Protocol = "web"
+	// ProtocolSystem: the gateway's own alerts (an agent down, a disk
+	// nearly full), routed like any page.
+	ProtocolSystem Protocol = "system"
 )
 
 // Source says where a page came from, in words staff recognise

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/agentbus"
+	"pagebridge/gateway/paging"
+)
+
+type pagesTaken struct {
+	mu   sync.Mutex
+	msgs []*paging.Message
+	fail bool
+}
+
+func (p *pagesTaken) Accept(_ context.Context, m *paging.Message, _ paging.AuditEvent) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail {
+		return paging.ErrTemporary
+	}
+	p.msgs = append(p.msgs, m)
+	return nil
+}
+
+// A condition is paged once it has lasted AlertAfter, once, and its
+// recovery once; a failed accept is tried again.
+func TestMonitorRaisesOnceAndResolves(t *testing.T) {
+	agents := []agentbus.AgentHealth{{ID: "agent-1", State: "online", Devices: []agentapi.DeviceStatus{{ID: "modem-1", Kind: "modem", State: agentapi.DeviceReady}}}}
+	var free = 0.5
+	taken := &pagesTaken{}
+	w := &monitor{pagerID: "it-alerts", after: time.Minute, diskMin: 0.1, dataDir: "/data",
+		agents: func() []agentbus.AgentHealth { return agents },
+		disk:   func(string) (float64, error) { return free, nil },
+		accept: taken, log: slog.New(slog.DiscardHandler), since: map[string]time.Time{}, raised: map[string]string{}}
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	texts := func() []string {
+		var out []string
+		for _, m := range taken.msgs {
+			out = append(out, m.Priority.String()+" "+m.Text.Reveal())
+		}
+		return out
+	}
+
+	w.check(ctx, t0)
+	agents[0].State = "offline"
+	free = 0.05
+	w.check(ctx, t0.Add(10*time.Second))
+	w.check(ctx, t0.Add(50*time.Second))
+	if len(taken.msgs) != 0 {
+		t.Fatalf("paged before AlertAfter: %q", texts())
+	}
+	taken.fail = true
+	w.check(ctx, t0.Add(70*time.Second))
+	taken.fail = false
+	w.check(ctx, t0.Add(80*time.Second))
+	w.check(ctx, t0.Add(5*time.Minute))
+	got := texts()
+	if len(got) != 2 || !strings.Contains(got[0], "agent agent-1 is offline") || !strings.Contains(got[1], "nearly full (5.0 % free)") {
+		t.Fatalf("alerts: %q", got)
+	}
+	for _, m := range taken.msgs {
+		if m.PagerID != "it-alerts" || m.Source.Protocol != paging.ProtocolSystem || m.Priority != paging.PriorityHigh {
+			t.Fatalf("alert page %+v", m)
+		}
+	}
+	// The agent comes back with a failing modem.
+	agents[0].State = "online"
+	agents[0].Devices[0].State, agents[0].Devices[0].Error = agentapi.DeviceFailing, "no SIM"
+	w.check(ctx, t0.Add(6*time.Minute))
+	w.check(ctx, t0.Add(8*time.Minute))
+	got = texts()
+	if len(got) != 4 || !strings.HasPrefix(got[2], "normal Resolved: Pagebridge: agent agent-1 is offline") || !strings.Contains(got[3], "modem modem-1 on agent agent-1 is failing: no SIM") {
+		t.Fatalf("after recovery: %q", got)
+	}
+}

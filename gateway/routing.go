@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/engine"
+	"pagebridge/gateway/paging"
+	"pagebridge/gateway/routing"
+)
+
+// newEngine builds the delivery engine over the store; its jobs go out on
+// the bus, which starts after it.
+func (m *Main) newEngine() (*engine.Engine, error) {
+	rc := m.cfg.Routing
+	return engine.New(engine.Options{
+		Store: m.store,
+		Jobs:  busJobs{m},
+		Config: engine.Config{DefaultPolicy: rc.DefaultPolicy, FallbackRole: rc.FallbackRole,
+			PHI:         routing.PHIPolicy{Pager: rc.PHIOnPager, SMS: rc.PHIOnSMS},
+			PagerMaxLen: rc.PagerMaxLen, SMSMaxLen: rc.SMSMaxLen, SMSDevice: rc.SMSDevice},
+		AgentOf: m.agentOf,
+		Logger:  m.log,
+	})
+}
+
+// busJobs hands the engine's jobs to the bus bridge.
+type busJobs struct{ m *Main }
+
+func (b busJobs) NewJob(agent string, job *agentapi.Job) (paging.OutboxItem, error) {
+	return b.m.bus.NewJob(agent, job)
+}
+
+func (b busJobs) Committed(items ...paging.OutboxItem) { b.m.bus.Committed(items...) }
+
+// agentOf finds the agent that reported device in its status.
+func (m *Main) agentOf(device string) (string, bool) {
+	if m.bus == nil {
+		return "", false
+	}
+	for _, a := range m.bus.Agents() {
+		for _, d := range a.Devices {
+			if d.ID == device {
+				return a.ID, true
+			}
+		}
+	}
+	return "", false
+}
+
+// routedAccepter accepts pages into the store and wakes the engine, which
+// finds them queued by the accept's own commit.
+type routedAccepter struct{ m *Main }
+
+func (a routedAccepter) Accept(ctx context.Context, msg *paging.Message, by paging.AuditEvent) error {
+	if err := a.m.store.Accept(ctx, msg, by); err != nil {
+		return err
+	}
+	a.m.engine.Poke()
+	return nil
+}
