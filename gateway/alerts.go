@@ -11,6 +11,7 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/gateway/agentbus"
 	"pagebridge/gateway/paging"
+	"pagebridge/storage"
 )
 
 // monitor watches the box itself (agents and their devices, the data disk)
@@ -26,6 +27,10 @@ type monitor struct {
 	disk    func(dir string) (free float64, err error)
 	accept  paging.Accepter
 	log     *slog.Logger
+	// known holds the agents seen, kept across restarts (remember), so an
+	// agent that never comes back is missed rather than forgotten.
+	known    map[string]bool
+	remember func(ctx context.Context, agent string) error
 
 	since  map[string]time.Time // condition → first seen
 	raised map[string]string    // condition → the text paged
@@ -40,11 +45,31 @@ func (m *Main) newMonitor() *monitor {
 			}
 			return m.bus.Agents()
 		}, disk: diskFree, accept: routedAccepter{m}, log: m.log.With("component", "monitor"),
-		since: map[string]time.Time{}, raised: map[string]string{}}
+		since: map[string]time.Time{}, raised: map[string]string{}, known: map[string]bool{},
+		remember: func(ctx context.Context, agent string) error {
+			return m.store.PutRecord(ctx, storage.KindAgent, agent, seenAgent{ID: agent, FirstSeen: time.Now().UTC()},
+				paging.AuditEvent{Actor: "system:monitor", Detail: "agent seen on the bus for the first time"})
+		}}
+}
+
+// seenAgent is an agent the gateway has seen on the bus.
+type seenAgent struct {
+	ID        string    `json:"id"`
+	FirstSeen time.Time `json:"first_seen"`
+}
+
+// load reads the agents seen before this start.
+func (w *monitor) load(ctx context.Context, st *storage.Store) error {
+	agents, err := storage.Records[seenAgent](ctx, st, storage.KindAgent)
+	for _, a := range agents {
+		w.known[a.ID] = true
+	}
+	return err
 }
 
 // run checks every interval until ctx ends.
 func (w *monitor) run(ctx context.Context, interval time.Duration) {
+	w.check(ctx, time.Now())
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -58,13 +83,22 @@ func (w *monitor) run(ctx context.Context, interval time.Duration) {
 }
 
 // conditions returns what is wrong now, by a stable key.
-func (w *monitor) conditions() map[string]string {
+func (w *monitor) conditions(ctx context.Context) map[string]string {
 	out := map[string]string{}
+	online := map[string]bool{}
 	for _, a := range w.agents() {
+		if !w.known[a.ID] && w.remember != nil {
+			if err := w.remember(ctx, a.ID); err != nil {
+				w.log.Error("agent not remembered; trying again", "agent", a.ID, "err", err)
+			} else {
+				w.known[a.ID] = true
+			}
+		}
 		if a.State != "online" {
-			out["agent/"+a.ID] = fmt.Sprintf("Pagebridge: agent %s is offline (its lines, terminals and modems are unreachable)", a.ID)
+			w.known[a.ID] = true // reported offline: missed whether or not remembered
 			continue
 		}
+		online[a.ID] = true
 		for _, d := range a.Devices {
 			if d.State == agentapi.DeviceFailing || d.State == agentapi.DeviceAbsent {
 				text := fmt.Sprintf("Pagebridge: %s %s on agent %s is %s", d.Kind, d.ID, a.ID, d.State)
@@ -73,6 +107,11 @@ func (w *monitor) conditions() map[string]string {
 				}
 				out["device/"+a.ID+"/"+d.ID] = text
 			}
+		}
+	}
+	for id := range w.known {
+		if !online[id] {
+			out["agent/"+id] = fmt.Sprintf("Pagebridge: agent %s is offline (its lines, terminals and modems are unreachable)", id)
 		}
 	}
 	if w.diskMin > 0 {
@@ -89,7 +128,7 @@ func (w *monitor) conditions() map[string]string {
 
 // check raises what has lasted AlertAfter and reports what recovered.
 func (w *monitor) check(ctx context.Context, now time.Time) {
-	conds := w.conditions()
+	conds := w.conditions(ctx)
 	keys := make([]string, 0, len(conds))
 	for k := range conds {
 		keys = append(keys, k)

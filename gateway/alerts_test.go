@@ -38,7 +38,8 @@ func TestMonitorRaisesOnceAndResolves(t *testing.T) {
 	w := &monitor{pagerID: "it-alerts", after: time.Minute, diskMin: 0.1, dataDir: "/data",
 		agents: func() []agentbus.AgentHealth { return agents },
 		disk:   func(string) (float64, error) { return free, nil },
-		accept: taken, log: slog.New(slog.DiscardHandler), since: map[string]time.Time{}, raised: map[string]string{}}
+		accept: taken, log: slog.New(slog.DiscardHandler), since: map[string]time.Time{}, raised: map[string]string{},
+		known: map[string]bool{"agent-2": true}} // seen before a restart, not since
 	ctx := context.Background()
 	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	texts := func() []string {
@@ -63,7 +64,7 @@ func TestMonitorRaisesOnceAndResolves(t *testing.T) {
 	w.check(ctx, t0.Add(80*time.Second))
 	w.check(ctx, t0.Add(5*time.Minute))
 	got := texts()
-	if len(got) != 2 || !strings.Contains(got[0], "agent agent-1 is offline") || !strings.Contains(got[1], "nearly full (5.0 % free)") {
+	if len(got) != 3 || !strings.Contains(got[0], "agent agent-1 is offline") || !strings.Contains(got[1], "agent agent-2 is offline") || !strings.Contains(got[2], "nearly full (5.0 % free)") {
 		t.Fatalf("alerts: %q", got)
 	}
 	for _, m := range taken.msgs {
@@ -77,7 +78,7 @@ func TestMonitorRaisesOnceAndResolves(t *testing.T) {
 	w.check(ctx, t0.Add(6*time.Minute))
 	w.check(ctx, t0.Add(8*time.Minute))
 	got = texts()
-	if len(got) != 4 || !strings.HasPrefix(got[2], "normal Resolved: Pagebridge: agent agent-1 is offline") || !strings.Contains(got[3], "modem modem-1 on agent agent-1 is failing: no SIM") {
+	if len(got) != 5 || !strings.HasPrefix(got[3], "normal Resolved: Pagebridge: agent agent-1 is offline") || !strings.Contains(got[4], "modem modem-1 on agent agent-1 is failing: no SIM") {
 		t.Fatalf("after recovery: %q", got)
 	}
 }

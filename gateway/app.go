@@ -273,7 +273,11 @@ func (m *Main) Run(ctx context.Context) error {
 	go func() {
 		defer m.wg.Done()
 		every := min(10*time.Second, max(250*time.Millisecond, m.cfg.Routing.AlertAfter.Duration/4))
-		m.newMonitor().run(ctx, every)
+		w := m.newMonitor()
+		if err := w.load(ctx, m.store); err != nil {
+			m.log.Error("agents seen before not loaded", "err", err)
+		}
+		w.run(ctx, every)
 	}()
 	go func() {
 		defer m.wg.Done()

@@ -54,7 +54,7 @@ type busRig struct {
 
 const rigAgent = "agent-e2e"
 
-func newBusRig(t *testing.T, external bool) *busRig {
+func newBusRig(t *testing.T, external bool, mods ...func(*Config)) *busRig {
 	t.Helper()
 	r := &busRig{t: t, root: t.TempDir()}
 	r.gwLog = filepath.Join(r.root, "gateway.log")
@@ -100,6 +100,9 @@ func newBusRig(t *testing.T, external bool) *busRig {
 		broker = r.mosq.URL()
 	}
 	r.broker = broker
+	for _, mod := range mods {
+		mod(&gc)
+	}
 	r.gwConf = filepath.Join(r.root, "pagebridge.toml")
 	if err := writeConfig(r.gwConf, gc); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ var (
 	bucketPolicies      = []byte("policies")       // escalation policies by ID (JSON)
 	bucketPresence      = []byte("presence")       // presence and forwarding by person ID (JSON)
 	bucketTokens        = []byte("tokens")         // API tokens by ID (JSON, the secret hashed)
+	bucketAgents        = []byte("agents")         // agents the gateway has seen, by ID (JSON)
 	bucketRoutes        = []byte("routes")         // the engine's record of each page, by message ID (JSON, no PHI)
 	bucketRoutePending  = []byte("route.pending")  // message IDs accepted and not yet routed → nothing
 	bucketRouteAttempts = []byte("route.attempts") // attempt (job) ID → message ID
@@ -34,6 +35,14 @@ func migrateV4(tx *bolt.Tx) error {
 	return nil
 }
 
+// migrateV5 adds the agents the gateway has seen.
+func migrateV5(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketAgents); err != nil {
+		return fmt.Errorf("bucket %s: %w", bucketAgents, err)
+	}
+	return nil
+}
+
 // RecordKind names a kind of configuration record kept as JSON by ID.
 type RecordKind string
 
@@ -42,6 +51,9 @@ const (
 	KindPolicy   RecordKind = "policy"
 	KindPresence RecordKind = "presence"
 	KindToken    RecordKind = "token"
+	// KindAgent: an agent the gateway has seen, so that one that never
+	// comes back after a restart of either is missed, not forgotten.
+	KindAgent RecordKind = "agent"
 )
 
 func (k RecordKind) bucket() ([]byte, error) {
@@ -54,6 +66,8 @@ func (k RecordKind) bucket() ([]byte, error) {
 		return bucketPresence, nil
 	case KindToken:
 		return bucketTokens, nil
+	case KindAgent:
+		return bucketAgents, nil
 	}
 	return nil, fmt.Errorf("%w record kind %q", paging.ErrInvalid, k)
 }

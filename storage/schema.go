@@ -51,10 +51,11 @@ var migrations = []migration{
 	{2, "add timers and outbox, indexed by due time", migrateV2},
 	{3, "add agents' job results", migrateV3},
 	{4, "add the routing engine's records", migrateV4},
+	{5, "add the agents seen", migrateV5},
 }
 
 // SchemaVersion is the schema this code writes: the last migration's.
-const SchemaVersion uint64 = 4
+const SchemaVersion uint64 = 5
 
 // layout is one kind of file this package keeps: the gateway's store or
 // an agent's spool. Both share the meta and keys buckets, the sealer and
