@@ -295,3 +295,25 @@ func adminCall(ctx context.Context, name string, cfg Config, req admin.Request, 
 	fmt.Fprint(stdout, resp.Result)
 	return exitOK
 }
+
+func cmdToken(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprintln(stderr, "usage: pagebridge token create [-config FILE | -data DIR] -name NAME -role admin|it|operator|clinician [-person ID] [-ttl 720h]")
+		return exitUsage
+	}
+	var t admin.Token
+	cfg, _, code := adminFlags("token create", " -name NAME -role ROLE [-person ID] [-ttl D]", 0, args[1:], stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&t.Name, "name", "", "what the token is for (\"nurse-call integration\")")
+		fs.StringVar(&t.Role, "role", "", "admin, it, operator or clinician")
+		fs.StringVar(&t.Person, "person", "", "the person a clinician or operator token acts as")
+		fs.DurationVar(&t.TTL, "ttl", 0, "expiry (0: until revoked)")
+	})
+	if code >= 0 {
+		return code
+	}
+	if t.Name == "" || t.Role == "" {
+		fmt.Fprintln(stderr, "pagebridge token create: -name and -role are required")
+		return exitUsage
+	}
+	return adminCall(ctx, "token create", cfg, admin.Request{Op: admin.OpTokenCreate, Token: &t}, stdout, stderr)
+}

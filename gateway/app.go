@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"pagebridge/gateway/api"
 	"pagebridge/gateway/engine"
 	"path/filepath"
 	"strings"
@@ -142,6 +143,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		router.Any("/wctp", gin.WrapH(h))
 	}
 	router.GET("/api/v1/agents", m.agentsHandler)
+	api.New(api.Deps{Store: m.store, Engine: m.engine, Clock: paging.SystemClock{}, Logger: m.log}).Register(router)
 
 	tlsCfg, certSource, err := tlsConfig(m.cfg.Server, m.cfg.Storage.DataDir)
 	if err != nil {
@@ -499,6 +501,17 @@ func (a adminOps) JobResults(ctx context.Context, jobs []string) (string, error)
 		}
 	}
 	return b.String(), nil
+}
+
+// CreateToken makes an API token and returns its text, shown once.
+func (a adminOps) CreateToken(ctx context.Context, t admin.Token) (string, error) {
+	uid, _ := admin.PeerUID(ctx)
+	secret, rec, err := api.CreateToken(ctx, a.m.store, t.Name, t.Role, t.Person, t.TTL,
+		paging.AuditEvent{Actor: fmt.Sprintf("admin-socket:uid=%d", uid), Source: "admin socket"})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s\n# token %s (%s, role %s); shown once: only its hash is kept\n", secret, rec.ID, rec.Name, rec.Role), nil
 }
 
 // Pages returns the routes of the newest pages, one JSON object a line.

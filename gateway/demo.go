@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"pagebridge/gateway/api"
+	"pagebridge/gateway/oncall"
+	"pagebridge/gateway/routing"
 	"path/filepath"
 	"time"
 
@@ -24,6 +27,10 @@ const demoConfigName = "pagebridge.toml"
 // demoPasswordFile keeps the admin's one-time password so that a restarted
 // demo can show it again. It lives outside the data dir, mode 0600.
 const demoPasswordFile = "initial-admin-password"
+
+// demoTokenFile keeps the demo's admin API token (only its hash is in the
+// store), so the banner can show it again after a restart.
+const demoTokenFile = "admin-api-token"
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
@@ -80,6 +87,10 @@ func demoConfig(root, listen string) (Config, error) {
 		cfg.Storage.CreateKeys = true
 		cfg.Admin.Socket = filepath.Join(root, "admin.sock")
 		cfg.WCTP.Senders = []WCTPSender{{ID: "demo-nurse-call", SecurityCode: randomSecret(16), Line: "4W nurse call (demo)"}}
+		cfg.Routing.DefaultPolicy = "standard"
+		cfg.Routing.FallbackRole = "switchboard"
+		cfg.Routing.AlertPagerID = "it-alerts"
+		cfg.Routing.SMSDevice = "demo-agent/modem-1"
 		if err := writeConfig(path, cfg); err != nil {
 			return Config{}, fmt.Errorf("write demo config: %w", err)
 		}
@@ -110,32 +121,85 @@ func randomSecret(n int) string {
 	return string(b)
 }
 
-// The demo hospital: one person at each migration stage, an on-call role
-// and a group, each reachable through a legacy pager ID.
+// The demo hospital: one person at each migration stage, the switchboard
+// and IT, on-call roles with schedules, a group, escalation policies, and
+// a legacy pager ID for each way in.
 var (
 	demoPeople = []paging.Person{
 		{ID: "admin", Name: "Hospital IT Admin", Department: "IT", Title: "Administrator", Stage: paging.StageApp,
-			Endpoints: []paging.Endpoint{{Channel: paging.ChannelApp, Address: "admin"}}},
+			Roles: []string{"it-oncall"}, Endpoints: []paging.Endpoint{{Channel: paging.ChannelApp, Address: "admin"}}},
 		{ID: "amara.okafor", Name: "Dr Amara Okafor", Department: "Cardiology", Title: "Cardiologist", Stage: paging.StageApp,
 			Roles:     []string{"cardiology-oncall"},
 			Endpoints: []paging.Endpoint{{Channel: paging.ChannelApp, Address: "amara.okafor"}, {Channel: paging.ChannelSMS, Address: "+15555550101"}}},
 		{ID: "ben.lee", Name: "Ben Lee RN", Department: "4 West", Title: "Charge nurse", Stage: paging.StagePager,
-			Endpoints: []paging.Endpoint{{Channel: paging.ChannelPager, Address: "1002", Via: "terminal-1"}}},
+			Endpoints: []paging.Endpoint{{Channel: paging.ChannelPager, Address: "1002", Via: "demo-agent/terminal-1"}}},
 		{ID: "sofia.reyes", Name: "Dr Sofia Reyes", Department: "Emergency", Title: "Attending", Stage: paging.StageBoth,
 			Roles: []string{"cardiology-oncall"},
 			Endpoints: []paging.Endpoint{{Channel: paging.ChannelApp, Address: "sofia.reyes"},
-				{Channel: paging.ChannelPager, Address: "1003", Via: "terminal-1"}, {Channel: paging.ChannelSMS, Address: "+15555550103"}}},
+				{Channel: paging.ChannelPager, Address: "1003", Via: "demo-agent/terminal-1"}, {Channel: paging.ChannelSMS, Address: "+15555550103"}}},
+		{ID: "operator", Name: "Switchboard operator", Department: "Switchboard", Title: "Operator", Stage: paging.StageApp,
+			Roles: []string{"switchboard"}, Endpoints: []paging.Endpoint{{Channel: paging.ChannelApp, Address: "operator"}}},
 	}
-	demoRoles  = []paging.Role{{ID: "cardiology-oncall", Name: "Cardiology on call"}}
+	demoRoles = []paging.Role{
+		{ID: "cardiology-oncall", Name: "Cardiology on call"},
+		{ID: "switchboard", Name: "Switchboard (fallback for unanswered pages)"},
+		{ID: "it-oncall", Name: "IT on call (system alerts)"},
+	}
 	demoGroups = []paging.Group{{ID: "code-team", Name: "Code blue team", Members: []string{"amara.okafor", "sofia.reyes", "ben.lee"}}}
 	demoPagers = []paging.PagerID{
-		{ID: "1001", Target: paging.Target{Kind: paging.TargetPerson, ID: "amara.okafor"}},
-		{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "ben.lee"}},
-		{ID: "1003", Target: paging.Target{Kind: paging.TargetPerson, ID: "sofia.reyes"}},
-		{ID: "2000", Target: paging.Target{Kind: paging.TargetRole, ID: "cardiology-oncall"}, Priority: paging.PriorityHigh},
-		{ID: "9999", Target: paging.Target{Kind: paging.TargetGroup, ID: "code-team"}, Priority: paging.PriorityCritical},
+		{ID: "1001", Target: paging.Target{Kind: paging.TargetPerson, ID: "amara.okafor"}, Label: "Dr Okafor"},
+		{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "ben.lee"}, Label: "4W charge nurse"},
+		{ID: "1003", Target: paging.Target{Kind: paging.TargetPerson, ID: "sofia.reyes"}, Label: "Dr Reyes"},
+		{ID: "2000", Target: paging.Target{Kind: paging.TargetRole, ID: "cardiology-oncall"}, Priority: paging.PriorityHigh, Label: "Cardiology on call"},
+		{ID: "9999", Target: paging.Target{Kind: paging.TargetGroup, ID: "code-team"}, Priority: paging.PriorityCritical, Policy: "code-blue", Label: "Code blue"},
+		{ID: "it-alerts", Target: paging.Target{Kind: paging.TargetRole, ID: "it-oncall"}, Priority: paging.PriorityHigh, Label: "Pagebridge system alerts"},
 	}
 )
+
+// demoRecords are the demo's schedules and escalation policies: the two
+// cardiologists alternate weeks, with the attending covering weekday days;
+// the switchboard and IT are always on call.
+func demoRecords() []storage.ImportRecord {
+	week := oncall.Length{N: 1, Unit: oncall.UnitWeek}
+	start := oncall.LocalTime{Year: 2026, Month: 1, Day: 5, Hour: 8}
+	always := func(id, role, person string) storage.ImportRecord {
+		return storage.ImportRecord{Kind: storage.KindSchedule, ID: id, Value: oncall.Schedule{ID: id, RoleID: role, Name: id,
+			TimeZone: "America/New_York", Layers: []oncall.Layer{{Name: "always", Participants: []string{person}, Start: start, Shift: week}}}}
+	}
+	weekdays := []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}
+	app, pager, sms := []paging.Channel{paging.ChannelApp}, []paging.Channel{paging.ChannelApp, paging.ChannelPager}, []paging.Channel{paging.ChannelSMS}
+	return []storage.ImportRecord{
+		{Kind: storage.KindSchedule, ID: "cardiology", Value: oncall.Schedule{ID: "cardiology", RoleID: "cardiology-oncall", Name: "Cardiology",
+			TimeZone: "America/New_York", Layers: []oncall.Layer{
+				{Name: "weekly", Participants: []string{"amara.okafor", "sofia.reyes"}, Start: start, Shift: week},
+				{Name: "weekday days", Participants: []string{"sofia.reyes"}, Start: start, Shift: week,
+					Windows: []oncall.Window{{Days: weekdays, Start: 8 * 60, End: 17 * 60}}},
+			}}},
+		always("switchboard", "switchboard", "operator"),
+		always("it", "it-oncall", "admin"),
+		{Kind: storage.KindPolicy, ID: "standard", Value: routing.Policy{ID: "standard", Name: "Standard: stage channels, then everything after 5 min",
+			Steps:         []routing.Step{{}, {Delay: 5 * time.Minute, Channels: []paging.Channel{paging.ChannelApp, paging.ChannelPager, paging.ChannelSMS}}},
+			FallbackAfter: 5 * time.Minute}},
+		{Kind: storage.KindPolicy, ID: "code-blue", Value: routing.Policy{ID: "code-blue", Name: "Code blue: app and pager, repeat, SMS, switchboard",
+			Steps: []routing.Step{{Channels: pager}, {Delay: time.Minute, Channels: app}, {Delay: time.Minute, Channels: sms},
+				{Delay: time.Minute, Targets: []paging.Target{{Kind: paging.TargetRole, ID: "switchboard"}}}},
+			Repeat: 1, FallbackAfter: 2 * time.Minute}},
+	}
+}
+
+// demoSampleRef prefixes the sender references of the sample pages.
+const demoSampleRef = "demo-sample-"
+
+// demoPages are accepted at the first start, so the demo shows pages
+// routed and escalating: one to a pager-stage nurse, one to the role.
+var demoPages = []struct {
+	pagerID string
+	prio    paging.Priority
+	text    string
+}{
+	{"1002", paging.PriorityNormal, "Room 12 call bell (demo)"},
+	{"2000", paging.PriorityHigh, "ED: chest pain, troponin pending (demo)"},
+}
 
 // seedDemo fills a new demo store and returns the admin's one-time
 // password. On a store seeded before, it only reads the password back.
@@ -151,25 +215,24 @@ func seedDemo(ctx context.Context, st *storage.Store, root string) (string, erro
 		return "", err
 	}
 	by := paging.AuditEvent{Actor: "system", Action: "demo.seed", Source: "demo"}
-	for _, r := range demoRoles {
-		if err := st.PutRole(ctx, r, by); err != nil {
+	im := storage.Import{People: demoPeople, Roles: demoRoles, Groups: demoGroups, PagerIDs: demoPagers, Records: demoRecords()}
+	if err := st.ImportDirectory(ctx, im, by); err != nil {
+		return "", err
+	}
+	now := time.Now()
+	for i, p := range demoPages {
+		m := &paging.Message{ID: paging.NewID(now), Source: paging.Source{Protocol: paging.ProtocolWCTP, Line: "4W nurse call (demo)", Sender: "demo-nurse-call"},
+			PagerID: p.pagerID, Priority: p.prio, Text: paging.NewPHI(p.text), Received: now, SenderRef: fmt.Sprintf("%s%d", demoSampleRef, i+1)}
+		if err := st.Accept(ctx, m, paging.AuditEvent{Actor: "wctp:demo-nurse-call", Detail: "demo page"}); err != nil {
 			return "", err
 		}
 	}
-	for _, p := range demoPeople {
-		if err := st.PutPerson(ctx, p, by); err != nil {
-			return "", err
-		}
+	token, _, err := api.CreateToken(ctx, st, "demo admin", "admin", "", 0, by)
+	if err != nil {
+		return "", err
 	}
-	for _, g := range demoGroups {
-		if err := st.PutGroup(ctx, g, by); err != nil {
-			return "", err
-		}
-	}
-	for _, p := range demoPagers {
-		if err := st.PutPagerID(ctx, p, by); err != nil {
-			return "", err
-		}
+	if err := writeFileSync(filepath.Join(root, demoTokenFile), []byte(token), 0o600); err != nil {
+		return "", err
 	}
 	password := randomSecret(16)
 	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
@@ -200,13 +263,18 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
 		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
 	}
 	fmt.Fprintf(w, `  directory    pager 1001 Dr Okafor (app) · 1002 Ben Lee RN (pager) · 1003 Dr Reyes (both)
-               2000 cardiology on call · 9999 code blue team
+               2000 cardiology on call (weekly rotation) · 9999 code blue team (escalating policy)
+               unanswered pages go to the switchboard; system alerts to IT on call
+  JSON API     %s/api/v1/openapi.yaml · admin token in %s
+               curl -sk -H "Authorization: Bearer $(cat %s)" %s/api/v1/pages
+  pages        go run ./gateway pages -data %s   (where each page went, its escalation)
+               go run ./gateway ack -data %s -message ID -person ID
   demo dir     %s   (config, data/, keys/)
   send a page  curl -sk %s/wctp -H 'Content-Type: text/xml' --data-binary \
                  '<wctp-Operation wctpVersion="wctp-dtd-v1r3"><wctp-SubmitRequest><wctp-SubmitHeader><wctp-Originator senderID="%s" securityCode="%s"/><wctp-MessageControl messageID="demo-1"/><wctp-Recipient recipientID="1002"/></wctp-SubmitHeader><wctp-Payload><wctp-Alphanumeric>Room 12 call bell</wctp-Alphanumeric></wctp-Payload></wctp-SubmitRequest></wctp-Operation>'
   admin tools  go run ./gateway audit verify -data %s
                go run ./gateway backup -data %s backup.db
-`, root, base, sender.ID, sender.SecurityCode, root, root)
+`, base, filepath.Join(root, demoTokenFile), filepath.Join(root, demoTokenFile), base, root, root, root, base, sender.ID, sender.SecurityCode, root, root)
 }
 
 func busAddr(m *Main) string {

@@ -53,6 +53,8 @@ commands:
                                 the newest pages: where each went, on which channels, its state (JSON lines)
   ack     [-config FILE | -data DIR] -message ID -person ID [-channel app]
                                 acknowledge a page for someone (stops its escalation; daemon running)
+  token create [-config FILE | -data DIR] -name NAME -role admin|it|operator|clinician [-person ID] [-ttl D]
+                                an API token for /api/v1 (printed once; daemon running)
   bench   [-short] [-only ingest|bus|routing]
                                 measure ingest, the bus round trip and routing against their targets
   version                       print the version
@@ -106,6 +108,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPages(ctx, rest, stdout, stderr)
 	case "ack":
 		return cmdAck(ctx, rest, stdout, stderr)
+	case "token":
+		return cmdToken(ctx, rest, stdout, stderr)
 	case "test-page":
 		return cmdTestPage(ctx, rest, stdout, stderr)
 	case "audit":

@@ -26,6 +26,7 @@ const (
 	OpJobResults  = "job-results"
 	OpPages       = "pages"
 	OpAck         = "ack"
+	OpTokenCreate = "token-create"
 )
 
 type peerKey struct{}
@@ -50,6 +51,16 @@ type Request struct {
 	Limit int `json:"limit,omitempty"`
 	// Ack is the argument of OpAck.
 	Ack *Ack `json:"ack,omitempty"`
+	// Token is the argument of OpTokenCreate.
+	Token *Token `json:"token,omitempty"`
+}
+
+// Token asks for a new API token.
+type Token struct {
+	Name   string        `json:"name"`
+	Role   string        `json:"role"`
+	Person string        `json:"person,omitempty"`
+	TTL    time.Duration `json:"ttl,omitempty"`
 }
 
 // Ack acknowledges a page on someone's behalf (an operator taking a call
@@ -100,6 +111,8 @@ type Ops interface {
 	Pages(ctx context.Context, limit int) (string, error)
 	// Ack acknowledges a page and returns its route.
 	Ack(ctx context.Context, a Ack) (string, error)
+	// CreateToken makes an API token and returns its text (once).
+	CreateToken(ctx context.Context, t Token) (string, error)
 }
 
 // Server serves Ops on a Unix socket.
@@ -262,6 +275,12 @@ func (s *Server) handle(c *net.UnixConn) {
 			break
 		}
 		result, err = s.ops.Ack(ctx, *req.Ack)
+	case OpTokenCreate:
+		if req.Token == nil {
+			err = errors.New("token-create: no arguments")
+			break
+		}
+		result, err = s.ops.CreateToken(ctx, *req.Token)
 	default:
 		err = fmt.Errorf("unknown operation %q", req.Op)
 	}

@@ -42,8 +42,9 @@ func (f *fakeOps) TestPage(_ context.Context, p TestPage) (string, error) {
 func (f *fakeOps) JobResults(_ context.Context, jobs []string) (string, error) {
 	return strings.Join(jobs, ","), nil
 }
-func (f *fakeOps) Pages(ctx context.Context, limit int) (string, error) { return "", nil }
-func (f *fakeOps) Ack(ctx context.Context, a Ack) (string, error)       { return "", nil }
+func (f *fakeOps) Pages(ctx context.Context, limit int) (string, error)     { return "", nil }
+func (f *fakeOps) Ack(ctx context.Context, a Ack) (string, error)           { return "", nil }
+func (f *fakeOps) CreateToken(ctx context.Context, t Token) (string, error) { return "", nil }
 
 func TestTestPageCarriesArguments(t *testing.T) {
 	path := listen(t, &fakeOps{})
