@@ -101,6 +101,12 @@ func (s *Store) getMessage(tx *bolt.Tx, key []byte) (*paging.Message, error) {
 }
 
 func (s *Store) decodeMessage(key, v []byte) (*paging.Message, error) {
+	return s.decodeMessageText(key, v, true)
+}
+
+// decodeMessageText decodes a message record, unsealing its text only if
+// withText is set.
+func (s *Store) decodeMessageText(key, v []byte, withText bool) (*paging.Message, error) {
 	var r messageRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return nil, fmt.Errorf("%w: message %x: %v", ErrCorrupt, key, err)
@@ -108,19 +114,22 @@ func (s *Store) decodeMessage(key, v []byte) (*paging.Message, error) {
 	if string(r.ID.Bytes()) != string(key) {
 		return nil, fmt.Errorf("%w: message record %s stored under key %x", ErrCorrupt, r.ID, key)
 	}
-	text, err := s.sealer.open(bucketMessages, key, fieldText, r.Text)
-	if err != nil {
-		return nil, err
-	}
-	return &paging.Message{
+	m := &paging.Message{
 		ID:        r.ID,
 		Source:    r.Source,
 		PagerID:   r.PagerID,
 		Priority:  r.Priority,
-		Text:      paging.NewPHI(string(text)),
 		SenderRef: r.SenderRef,
 		Received:  r.Received,
-	}, nil
+	}
+	if withText {
+		text, err := s.sealer.open(bucketMessages, key, fieldText, r.Text)
+		if err != nil {
+			return nil, err
+		}
+		m.Text = paging.NewPHI(string(text))
+	}
+	return m, nil
 }
 
 // Message returns the stored message id with its text, after recording

@@ -260,12 +260,24 @@ func (s *Store) RouteOfAttempt(ctx context.Context, attempt paging.ID) (paging.I
 // deliver. Unlike Message it records no read: what the engine does with
 // the text (each transmission) is audited through ApplyRoute.
 func (s *Store) MessageToRoute(ctx context.Context, id paging.ID) (*paging.Message, error) {
+	return s.messageUnaudited(ctx, id, true)
+}
+
+// MessageHead is MessageToRoute without the text, which stays sealed: the
+// engine needs it only where policy lets it go on a pager or SMS.
+func (s *Store) MessageHead(ctx context.Context, id paging.ID) (*paging.Message, error) {
+	return s.messageUnaudited(ctx, id, false)
+}
+
+func (s *Store) messageUnaudited(ctx context.Context, id paging.ID, withText bool) (*paging.Message, error) {
 	var m *paging.Message
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		if m, err = s.getMessage(tx, id.Bytes()); err == nil && m == nil {
-			err = paging.ErrNotFound
+		v := tx.Bucket(bucketMessages).Get(id.Bytes())
+		if v == nil {
+			return paging.ErrNotFound
 		}
+		var err error
+		m, err = s.decodeMessageText(id.Bytes(), v, withText)
 		return err
 	})
 	if err != nil {

@@ -34,6 +34,9 @@ func TestRoutePendingAndApply(t *testing.T) {
 	if err != nil || got.Text.Reveal() != "first" {
 		t.Fatalf("message to route: %v", err)
 	}
+	if head, err := s.MessageHead(ctx, m1.ID); err != nil || head.Text.Len() != 0 || head.PagerID != m1.PagerID {
+		t.Fatalf("message head: %+v %v", head, err)
+	}
 
 	type route struct{ Step int }
 	job, timer := paging.NewID(time.Now()), paging.NewID(time.Now())

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"pagebridge/firmware-agent/agentapi"
@@ -20,10 +21,24 @@ func (e *Engine) newChange(r *Route, routed bool) *change {
 	return &change{r: r, rc: storage.RouteChange{Message: r.Message, Routed: routed}}
 }
 
+// audit records what the step did. The entries of one change are packed
+// into as few audit entries as their details fit (maxDetail each): one
+// for a typical step instead of one per attempt.
 func (c *change) audit(r *Route, action, detail string) {
-	c.rc.Audit = append(c.rc.Audit, paging.AuditEvent{Actor: "system:engine", Action: action,
+	ev := &c.rc.Audit
+	if n := len(*ev); n > 0 {
+		last := &(*ev)[n-1]
+		if len(last.Detail)+len(action)+len(detail)+4 <= maxDetail {
+			last.Detail += "; " + strings.TrimPrefix(action, "page.") + ": " + detail
+			return
+		}
+	}
+	*ev = append(*ev, paging.AuditEvent{Actor: "system:engine", Action: action,
 		Object: "message/" + r.Message.String(), Detail: detail})
 }
+
+// maxDetail keeps packed audit details within what the store keeps.
+const maxDetail = 1000
 
 // job adds a job for agent as attempt a, whose ID becomes the job's key.
 func (c *change) job(jobs Jobs, agent string, a *paging.Attempt, j *agentapi.Job) error {

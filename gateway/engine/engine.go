@@ -312,7 +312,11 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 
 // load reads a page to route and the directory to route it with.
 func (e *Engine) load(ctx context.Context, id paging.ID) (*paging.Message, *directory, error) {
-	m, err := e.st.MessageToRoute(ctx, id)
+	read := e.st.MessageHead
+	if e.opts.Config.PHI.Pager || e.opts.Config.PHI.SMS {
+		read = e.st.MessageToRoute
+	}
+	m, err := read(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
