@@ -68,6 +68,10 @@ type RoutingConfig struct {
 	// DiskFreeMin is the free share of the data disk below which an
 	// alert is raised (0.10: 10 %).
 	DiskFreeMin float64 `toml:"disk_free_min"`
+	// DedupeWindow: the same page (pager ID and text) again within it,
+	// from any sender, is recorded but not sent again unless more urgent.
+	// 0 turns it off.
+	DedupeWindow Duration `toml:"dedupe_window"`
 }
 
 // BusConfig places the MQTT bus between the gateway and its agents.
@@ -207,8 +211,9 @@ func DefaultConfig() Config {
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
 		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
 			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
-		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10},
-		Log:     LogConfig{Level: "info", Format: "text"},
+		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10,
+			DedupeWindow: Duration{Duration: 2 * time.Minute}},
+		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -291,6 +296,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Routing.AlertAfter.Duration <= 0 {
 		return bad("routing.alert_after", "must be a positive duration like \"1m\"")
+	}
+	if w := c.Routing.DedupeWindow.Duration; w < 0 || w > time.Hour {
+		return bad("routing.dedupe_window", "must be from 0 (off) to 1h")
 	}
 	if c.Routing.DiskFreeMin < 0 || c.Routing.DiskFreeMin >= 1 {
 		return bad("routing.disk_free_min", "must be a fraction from 0 to below 1 (0.10 is 10 %%)")

@@ -18,7 +18,8 @@ func (m *Main) newEngine() (*engine.Engine, error) {
 		Jobs:  busJobs{m},
 		Config: engine.Config{DefaultPolicy: rc.DefaultPolicy, FallbackRole: rc.FallbackRole,
 			PHI:         routing.PHIPolicy{Pager: rc.PHIOnPager, SMS: rc.PHIOnSMS},
-			PagerMaxLen: rc.PagerMaxLen, SMSMaxLen: rc.SMSMaxLen, SMSDevice: rc.SMSDevice},
+			PagerMaxLen: rc.PagerMaxLen, SMSMaxLen: rc.SMSMaxLen, SMSDevice: rc.SMSDevice,
+			DedupeWindow: rc.DedupeWindow.Duration},
 		AgentOf: m.agentOf,
 		Logger:  m.log,
 	})

@@ -47,10 +47,11 @@ const (
 
 // Actions of the engine's audit entries.
 const (
-	actionRoute    = "page.route"
-	actionSend     = "page.send"
-	actionAck      = "page.acknowledge"
-	actionFallback = "page.fallback"
+	actionRoute     = "page.route"
+	actionSend      = "page.send"
+	actionAck       = "page.acknowledge"
+	actionFallback  = "page.fallback"
+	actionDuplicate = "page.duplicate"
 )
 
 // Jobs turns a job for an agent's device into an outbox item the engine
@@ -84,6 +85,10 @@ type Config struct {
 	// SMSDevice is the agent and modem ("agent/device") SMS jobs go to;
 	// "" fails SMS attempts with a note.
 	SMSDevice string
+	// DedupeWindow suppresses a page with the same pager ID and text as
+	// one received within it (two senders, or a sender's retry under a new
+	// reference) unless it is more urgent; 0 suppresses nothing.
+	DedupeWindow time.Duration
 }
 
 // Options configure an Engine.
@@ -108,6 +113,7 @@ type Engine struct {
 
 	locks [64]sync.Mutex // per page, by hash of its ID
 	wake  chan struct{}
+	dedup *dedupe
 }
 
 // New returns an engine; Run starts it.
@@ -133,6 +139,7 @@ func New(opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, st: opts.Store, clock: opts.Clock, log: opts.Logger.With("component", "engine"),
 		wake: make(chan struct{}, 1)}
 	e.dir = newDirectoryCache(opts.Store)
+	e.dedup = newDedupe(opts.Config.DedupeWindow)
 	return e, nil
 }
 
@@ -282,6 +289,13 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 	now := e.clock.Now()
 	r := &Route{Message: id, PagerID: m.PagerID, SenderRef: m.SenderRef, Priority: m.Priority, Source: sourceLabel(m.Source),
 		Start: m.Received, Done: -1, State: StateActive}
+	if orig, dup := e.dedup.seen(m); dup {
+		r.State, r.DuplicateOf = StateDuplicate, orig
+		r.note(now, 0, "the same page to the same pager ID as "+orig.String()+", received within the duplicate window: not sent again")
+		ch := e.newChange(r, true)
+		ch.audit(r, actionDuplicate, "duplicate of message/"+orig.String())
+		return e.commit(ctx, ch)
+	}
 	pid, err := e.st.PagerID(ctx, m.PagerID)
 	var pol *routing.Policy
 	switch {
@@ -313,7 +327,7 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 // load reads a page to route and the directory to route it with.
 func (e *Engine) load(ctx context.Context, id paging.ID) (*paging.Message, *directory, error) {
 	read := e.st.MessageHead
-	if e.opts.Config.PHI.Pager || e.opts.Config.PHI.SMS {
+	if e.opts.Config.PHI.Pager || e.opts.Config.PHI.SMS || e.dedup != nil {
 		read = e.st.MessageToRoute
 	}
 	m, err := read(ctx, id)

@@ -422,3 +422,24 @@ func TestFallback(t *testing.T) {
 		t.Fatalf("ack: %+v %v", r, err)
 	}
 }
+
+// The same page from two senders within the window pages nobody twice; a
+// more urgent repeat, and a repeat after the window, go out.
+func TestDuplicateSuppression(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{DedupeWindow: 2 * time.Minute})
+	h.person("lee", paging.StageApp)
+	h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+	first := h.page("1002", paging.PriorityNormal, "Room 12 call bell")
+	h.clock.add(30 * time.Second)
+	dup := h.route(h.page("1002", paging.PriorityNormal, "Room 12 call bell"))
+	if dup.State != engine.StateDuplicate || dup.DuplicateOf != first || len(attempts(dup)) != 0 {
+		t.Fatalf("repeat within the window: %+v", dup)
+	}
+	other := h.route(h.page("1002", paging.PriorityNormal, "Room 14 call bell"))
+	want(t, "another text", attempts(other), []string{"lee app sent"})
+	urgent := h.route(h.page("1002", paging.PriorityCritical, "Room 12 call bell"))
+	want(t, "more urgent", attempts(urgent), []string{"lee app sent"})
+	h.clock.add(3 * time.Minute)
+	later := h.route(h.page("1002", paging.PriorityNormal, "Room 12 call bell"))
+	want(t, "after the window", attempts(later), []string{"lee app sent"})
+}

@@ -17,6 +17,9 @@ const (
 	// page is on the operators' console and went to the fallback role. It
 	// stays there until someone acknowledges.
 	StateFallback = "fallback"
+	// StateDuplicate: the same page reached the gateway again within the
+	// duplicate window (DuplicateOf); it is not sent again.
+	StateDuplicate = "duplicate"
 )
 
 // Route is the engine's record of one page: where it went, why, on which
@@ -44,6 +47,8 @@ type Route struct {
 	// Next is when that timer is due.
 	Next  time.Time `json:"next,omitzero"`
 	State string    `json:"state"`
+	// DuplicateOf is the page this one repeats (StateDuplicate).
+	DuplicateOf paging.ID `json:"duplicate_of,omitzero"`
 	// Acked says who acknowledged, when, and on which channel.
 	Acked *Ack `json:"acked,omitempty"`
 	// Deliveries, one per person reached, in the order they were reached.
