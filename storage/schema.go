@@ -52,10 +52,11 @@ var migrations = []migration{
 	{3, "add agents' job results", migrateV3},
 	{4, "add the routing engine's records", migrateV4},
 	{5, "add the agents seen", migrateV5},
+	{6, "add secure threads, their receipts and indexes, and message templates", migrateV6},
 }
 
 // SchemaVersion is the schema this code writes: the last migration's.
-const SchemaVersion uint64 = 5
+const SchemaVersion uint64 = 6
 
 // layout is one kind of file this package keeps: the gateway's store or
 // an agent's spool. Both share the meta and keys buckets, the sealer and
