@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"syscall"
 	"time"
@@ -52,6 +53,11 @@ func (m *Main) newMonitor() *monitor {
 		}}
 }
 
+// maxClockSkew is the most an agent's clock may differ from the
+// gateway's before it is paged: timers, receipts and the audit trail
+// compare times across the two.
+const maxClockSkew = 10 * time.Second
+
 // seenAgent is an agent the gateway has seen on the bus.
 type seenAgent struct {
 	ID        string    `json:"id"`
@@ -99,6 +105,13 @@ func (w *monitor) conditions(ctx context.Context) map[string]string {
 			continue
 		}
 		online[a.ID] = true
+		if math.Abs(a.ClockSkew) > maxClockSkew.Seconds() {
+			dir := "ahead of"
+			if a.ClockSkew < 0 {
+				dir = "behind"
+			}
+			out["clock/"+a.ID] = fmt.Sprintf("Pagebridge: agent %s's clock is %.0f s %s the gateway's (check NTP on both)", a.ID, math.Abs(a.ClockSkew), dir)
+		}
 		for _, d := range a.Devices {
 			if d.State == agentapi.DeviceFailing || d.State == agentapi.DeviceAbsent {
 				text := fmt.Sprintf("Pagebridge: %s %s on agent %s is %s", d.Kind, d.ID, a.ID, d.State)

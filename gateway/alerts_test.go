@@ -72,13 +72,14 @@ func TestMonitorRaisesOnceAndResolves(t *testing.T) {
 			t.Fatalf("alert page %+v", m)
 		}
 	}
-	// The agent comes back with a failing modem.
+	// The agent comes back with a failing modem and a clock 42 s behind.
 	agents[0].State = "online"
+	agents[0].ClockSkew = -42
 	agents[0].Devices[0].State, agents[0].Devices[0].Error = agentapi.DeviceFailing, "no SIM"
 	w.check(ctx, t0.Add(6*time.Minute))
 	w.check(ctx, t0.Add(8*time.Minute))
 	got = texts()
-	if len(got) != 5 || !strings.HasPrefix(got[3], "normal Resolved: Pagebridge: agent agent-1 is offline") || !strings.Contains(got[4], "modem modem-1 on agent agent-1 is failing: no SIM") {
+	if len(got) != 6 || !strings.HasPrefix(got[3], "normal Resolved: Pagebridge: agent agent-1 is offline") || !strings.Contains(got[4], "agent agent-1's clock is 42 s behind") || !strings.Contains(got[5], "modem modem-1 on agent agent-1 is failing: no SIM") {
 		t.Fatalf("after recovery: %q", got)
 	}
 }

@@ -112,6 +112,9 @@ type flight struct {
 type agentState struct {
 	status  agentapi.AgentStatus
 	updated time.Time
+	// skew is the agent's clock minus the gateway's, from its last live
+	// (not retained) status.
+	skew time.Duration
 }
 
 const topicAgents = agentapi.TopicRoot + "/agent/"
@@ -462,7 +465,7 @@ func (b *Bridge) onStatus(agent string, m link.Message) {
 		return // a retained status cleared
 	}
 	var st agentapi.AgentStatus
-	_, err := agentapi.Open(m.Payload(), &st)
+	env, err := agentapi.Open(m.Payload(), &st)
 	if err == nil && st.Agent != agent {
 		err = fmt.Errorf("status of agent %q on agent %q's topic", st.Agent, agent)
 	}
@@ -475,7 +478,17 @@ func (b *Bridge) onStatus(agent string, m link.Message) {
 	// A new session (the agent restarted) or a return from offline: what
 	// it had not acknowledged, it may never have seen.
 	cameOnline := st.State == "online" && (prev == nil || prev.status.State != "online" || prev.status.Session != st.Session)
-	b.agents[agent] = &agentState{status: st, updated: b.clock.Now()}
+	now := b.clock.Now()
+	as := &agentState{status: st, updated: now}
+	switch {
+	case !m.Retained() && st.State == "online":
+		// A live status was sent a moment ago: the difference is the
+		// clocks' (loopback or LAN delay is milliseconds).
+		as.skew = env.Sent.Sub(now)
+	case prev != nil:
+		as.skew = prev.skew
+	}
+	b.agents[agent] = as
 	b.mu.Unlock()
 	if prev == nil || prev.status.State != st.State {
 		b.log.Info("agent "+st.State, "agent", agent, "version", st.Version, "devices", len(st.Devices))
@@ -688,6 +701,9 @@ type AgentHealth struct {
 	// Pending counts what the agent holds for the gateway, unacknowledged
 	// (as of its last status).
 	Pending int `json:"pending"`
+	// ClockSkew is the agent's clock minus the gateway's, in seconds, as
+	// of its last live status.
+	ClockSkew float64 `json:"clock_skew_seconds"`
 }
 
 // Agents returns every agent heard from, by ID.
@@ -707,7 +723,7 @@ func (b *Bridge) Agents() []AgentHealth {
 			devs = []agentapi.DeviceStatus{}
 		}
 		out = append(out, AgentHealth{ID: id, State: a.status.State, Version: a.status.Version,
-			Updated: a.updated, Devices: devs, InFlight: inflight[id], Pending: a.status.Pending})
+			Updated: a.updated, Devices: devs, InFlight: inflight[id], Pending: a.status.Pending, ClockSkew: a.skew.Seconds()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
