@@ -486,18 +486,27 @@ func (t *txn) putThread(r *threadRecord) error {
 
 // addMembers adds the people of add who are not members of r yet, with
 // their inbox entries, and returns who was added. Each must be a stored
-// person.
-func (t *txn) addMembers(r *threadRecord, add []NewMember, at time.Time) ([]string, error) {
+// person, and the thread may not grow past MaxThreadMembers; with lenient
+// set, who cannot be added is passed over instead (a page's thread: the
+// engine's directory snapshot may lag a deletion, and a thread must never
+// be why a page is not routed).
+func (t *txn) addMembers(r *threadRecord, add []NewMember, at time.Time, lenient bool) ([]string, error) {
 	var added []string
 	inbox := t.Bucket(bucketThreadInbox)
 	for _, m := range add {
 		if r.IsMember(m.Person) {
 			continue
 		}
-		if !exists(t, bucketPeople, m.Person) {
+		switch {
+		case !exists(t, bucketPeople, m.Person):
+			if lenient {
+				continue
+			}
 			return nil, fmt.Errorf("member %s: person %w", m.Person, paging.ErrNotFound)
-		}
-		if len(r.Members) >= MaxThreadMembers {
+		case len(r.Members) >= MaxThreadMembers:
+			if lenient {
+				continue
+			}
 			return nil, fmt.Errorf("%w thread %s: more than %d members", paging.ErrInvalid, r.ID, MaxThreadMembers)
 		}
 		r.Members = append(r.Members, Member{Person: m.Person, Added: at, AddedBy: clip(m.AddedBy, maxAuditField),
@@ -696,7 +705,7 @@ func (p *threadPut) apply(t *txn) (Thread, error) {
 		if r.Kind != p.rec.Kind || p.first != nil {
 			return Thread{}, fmt.Errorf("%w: thread %s exists already", paging.ErrInvalid, id)
 		}
-		added, err := t.addMembers(r, p.members, p.at)
+		added, err := t.addMembers(r, p.members, p.at, r.Kind == ThreadPage)
 		if err != nil || len(added) == 0 {
 			return r.Thread, err
 		}
@@ -713,7 +722,7 @@ func (p *threadPut) apply(t *txn) (Thread, error) {
 
 	r := p.rec // a copy: apply may run again in a new transaction
 	r.Members = nil
-	if _, err := t.addMembers(&r, p.members, p.at); err != nil {
+	if _, err := t.addMembers(&r, p.members, p.at, r.Kind == ThreadPage); err != nil {
 		return Thread{}, err
 	}
 	if err := t.Bucket(bucketThreadActivity).Put(activityKey(r.Kind, r.LastActivity, id), nil); err != nil {
@@ -772,7 +781,10 @@ func (p *threadPut) apply(t *txn) (Thread, error) {
 // otherwise), and its first entry references the page. Creating a page
 // thread that exists already adds the members it lacks ("thread.add") and
 // returns it: the routing engine opens it again as escalation reaches more
-// people. Any other existing thread is an error wrapping paging.ErrInvalid.
+// people. A page thread passes over members who are not stored persons,
+// or beyond MaxThreadMembers, rather than fail: the engine may open it in
+// a routing step's commit, which a thread must not fail. Any other
+// existing thread is an error wrapping paging.ErrInvalid.
 //
 // It returns the thread and the ID of its first message (zero without
 // nt.First).
@@ -831,7 +843,7 @@ func (s *Store) AddMembers(ctx context.Context, thread paging.ID, people []NewMe
 		if err != nil {
 			return err
 		}
-		if added, err = tx.addMembers(r, people, at); err != nil || len(added) == 0 {
+		if added, err = tx.addMembers(r, people, at, false); err != nil || len(added) == 0 {
 			return err
 		}
 		if err := tx.touch(r, at); err != nil {

@@ -461,6 +461,13 @@ func TestPageThread(t *testing.T) {
 	if err := s.MarkReceipt(ctx, m.ID, m.ID, "dr-kim", paging.StateRead, paging.ChannelApp, time.Time{}, by); !errors.Is(err, paging.ErrInvalid) {
 		t.Errorf("receipt on the page: %v", err)
 	}
+	// Someone deleted since the engine resolved them is passed over, not
+	// a failure of the page's thread.
+	th = openPage(t, s, m.ID, storage.NewMember{Person: "dr-gone", AddedBy: "escalation step 3"},
+		storage.NewMember{Person: "nurse-ana", AddedBy: "escalation step 3"})
+	if len(th.Members) != 3 || th.IsMember("dr-gone") || !th.IsMember("nurse-ana") {
+		t.Errorf("members with one unknown: %+v", th.Members)
+	}
 	// Errors.
 	if _, _, err := s.CreateThread(ctx, storage.NewThread{Kind: storage.ThreadPage, Page: paging.NewID(t0), Label: "x",
 		CreatedBy: "system:engine", Members: []storage.NewMember{{Person: "dr-kim"}}}, by); !errors.Is(err, paging.ErrNotFound) {
