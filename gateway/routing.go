@@ -7,6 +7,7 @@ import (
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
+	"pagebridge/gateway/threads"
 )
 
 // newEngine builds the delivery engine over the store; its jobs go out on
@@ -20,8 +21,9 @@ func (m *Main) newEngine() (*engine.Engine, error) {
 			PHI:         routing.PHIPolicy{Pager: rc.PHIOnPager, SMS: rc.PHIOnSMS},
 			PagerMaxLen: rc.PagerMaxLen, SMSMaxLen: rc.SMSMaxLen, SMSDevice: rc.SMSDevice,
 			DedupeWindow: rc.DedupeWindow.Duration},
-		AgentOf: m.agentOf,
-		Logger:  m.log,
+		AgentOf:    m.agentOf,
+		PageThread: threads.PageThreadOf,
+		Logger:     m.log,
 	})
 }
 

@@ -135,6 +135,9 @@ type RouteChange struct {
 	// Cancel lists timers to remove.
 	Cancel []paging.ID
 	Audit  []paging.AuditEvent
+	// Thread, if set, opens the page's thread or adds the members it
+	// names, in the same commit: a page reached on the app is in a thread.
+	Thread *NewThread
 }
 
 // ApplyRoute commits c in one transaction.
@@ -170,6 +173,13 @@ func (s *Store) ApplyRoute(ctx context.Context, c RouteChange) error {
 	for i, ev := range c.Audit {
 		audit[i] = draftAudit(now, ev)
 	}
+	var thread *threadPut
+	if c.Thread != nil {
+		var err error
+		if thread, err = s.prepareThread(*c.Thread, paging.AuditEvent{Actor: "system:engine"}); err != nil {
+			return fmt.Errorf("apply route %s: %w", c.Message, err)
+		}
+	}
 	key := c.Message.Bytes()
 	err := s.do(ctx, func(tx *txn) error {
 		if route != nil {
@@ -204,6 +214,11 @@ func (s *Store) ApplyRoute(ctx context.Context, c RouteChange) error {
 		}
 		for _, d := range audit {
 			if err := tx.appendAudit(d); err != nil {
+				return err
+			}
+		}
+		if thread != nil {
+			if _, err := thread.apply(tx); err != nil {
 				return err
 			}
 		}

@@ -15,6 +15,10 @@ import (
 type change struct {
 	r  *Route
 	rc storage.RouteChange
+	// step: the change runs policy steps (or the fallback), so it opens
+	// or extends the page's thread. Acks and job results never do: an
+	// acknowledged page's thread, swept away later, must not come back.
+	step bool
 }
 
 func (e *Engine) newChange(r *Route, routed bool) *change {
@@ -68,6 +72,11 @@ func (c *change) setTimer(r *Route, kind string, due time.Time) {
 // commit writes the change and hands its jobs to the publisher.
 func (e *Engine) commit(ctx context.Context, c *change) error {
 	c.rc.Route = c.r
+	if c.step && e.opts.PageThread != nil {
+		if nt, ok := e.opts.PageThread(*c.r); ok {
+			c.rc.Thread = &nt
+		}
+	}
 	if err := e.st.ApplyRoute(ctx, c.rc); err != nil {
 		return err
 	}

@@ -100,7 +100,11 @@ type Options struct {
 	// AgentOf names the agent that has device, for pager endpoints whose
 	// Via names only a device.
 	AgentOf func(device string) (string, bool)
-	Logger  *slog.Logger
+	// PageThread, if set, describes the page's thread as a route stands
+	// (threads.PageThreadOf): each step opens it, or adds who the step
+	// reached on the app, in the step's own commit.
+	PageThread func(Route) (storage.NewThread, bool)
+	Logger     *slog.Logger
 }
 
 // Engine routes and escalates pages.
@@ -157,6 +161,10 @@ func (e *Engine) LoadDirectory(ctx context.Context) error {
 	_, err := e.dir.get(ctx)
 	return err
 }
+
+// Directory returns the engine's current directory snapshot, for
+// services that resolve people the same way (staff threads).
+func (e *Engine) Directory(ctx context.Context) (routing.Directory, error) { return e.dir.get(ctx) }
 
 // Run routes pages and runs due timers until ctx ends.
 func (e *Engine) Run(ctx context.Context) error {
@@ -304,6 +312,7 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 		// to the fallback.
 		r.note(now, 0, fmt.Sprintf("pager ID %s is no longer in the directory", m.PagerID))
 		ch := e.newChange(r, true)
+		ch.step = true
 		ch.audit(r, actionRoute, "pager ID not in the directory")
 		if err := e.fallback(ctx, dir, m, r, ch, now); err != nil {
 			return err
@@ -317,6 +326,7 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 		r.Policy = *pol
 	}
 	ch := e.newChange(r, true)
+	ch.step = true
 	ch.audit(r, actionRoute, fmt.Sprintf("pager ID %s → %s, policy %s", m.PagerID, r.Target, policyName(pol)))
 	if err := e.advance(ctx, dir, m, r, pol, ch, now); err != nil {
 		return err
@@ -364,6 +374,7 @@ func (e *Engine) fire(ctx context.Context, t paging.Timer) error {
 	}
 	now := e.clock.Now()
 	ch := e.newChange(&r, false)
+	ch.step = true
 	if t.Kind == TimerFallback {
 		if err := e.fallback(ctx, dir, m, &r, ch, now); err != nil {
 			return err

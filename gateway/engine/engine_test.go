@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"pagebridge/gateway/oncall"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
+	"pagebridge/gateway/threads"
 	"pagebridge/storage"
 	"pagebridge/storage/storagetest"
 )
@@ -96,7 +98,8 @@ func newHospital(t *testing.T, at time.Time, cfg engine.Config) *hospital {
 func (h *hospital) open() {
 	h.st = h.env.Open(h.t, func(o *storage.Options) { o.Now = h.clock.Now })
 	eng, err := engine.New(engine.Options{Store: h.st, Jobs: h.jobs, Clock: h.clock, Config: h.cfg,
-		AgentOf: func(dev string) (string, bool) { return "agent-1", dev != "" }})
+		AgentOf:    func(dev string) (string, bool) { return "agent-1", dev != "" },
+		PageThread: threads.PageThreadOf})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -442,4 +445,38 @@ func TestDuplicateSuppression(t *testing.T) {
 	h.clock.add(3 * time.Minute)
 	later := h.route(h.page("1002", paging.PriorityNormal, "Room 12 call bell"))
 	want(t, "after the window", attempts(later), []string{"lee app sent"})
+}
+
+// A page reached on the app opens its thread in the step's commit; later
+// steps add whom they reach, each credited to its step; a pager-only page
+// has no thread.
+func TestPageThreads(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{})
+	h.person("lee", paging.StageApp)
+	h.person("kim", paging.StageApp)
+	h.person("ray", paging.StagePager, pager("1005"))
+	h.put(storage.KindPolicy, "two", routing.Policy{ID: "two", Steps: []routing.Step{{}, {Delay: time.Minute, Targets: []paging.Target{{Kind: paging.TargetPerson, ID: "kim"}}}}})
+	if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "lee"}, Policy: "two"}, admin); err != nil {
+		t.Fatal(err)
+	}
+	h.pagerID("1005", paging.Target{Kind: paging.TargetPerson, ID: "ray"})
+	ctx := context.Background()
+	id := h.page("1002", paging.PriorityHigh, "Bed 3")
+	th, err := h.st.Thread(ctx, id)
+	if err != nil || len(th.Members) != 1 || th.Members[0].Person != "lee" {
+		t.Fatalf("thread after step 1: %+v %v", th, err)
+	}
+	h.clock.add(time.Minute)
+	h.tick()
+	th, _ = h.st.Thread(ctx, id)
+	if len(th.Members) != 2 || th.Members[1].Person != "kim" || !strings.Contains(th.Members[1].AddedBy, "step 2") {
+		t.Fatalf("thread after step 2: %+v", th.Members)
+	}
+	if _, err := h.eng.Acknowledge(ctx, id, "kim", paging.ChannelApp); err != nil {
+		t.Fatal(err)
+	}
+	pagerOnly := h.page("1005", paging.PriorityNormal, "x")
+	if _, err := h.st.Thread(ctx, pagerOnly); !errors.Is(err, paging.ErrNotFound) {
+		t.Fatalf("a pager-only page has a thread: %v", err)
+	}
 }
