@@ -13,6 +13,7 @@ import (
 	"os"
 	"pagebridge/gateway/api"
 	"pagebridge/gateway/engine"
+	"pagebridge/gateway/threads"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ type Main struct {
 	broker  *broker.Broker // nil when the bus uses an external broker
 	bus     *agentbus.Bridge
 	engine  *engine.Engine
+	threads *threads.Service
 	reg     *prometheus.Registry
 	started time.Time
 	pages   atomic.Uint64
@@ -109,6 +111,9 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}
 	if m.engine, err = m.newEngine(); err != nil {
+		return err
+	}
+	if m.threads, err = m.newThreads(); err != nil {
 		return err
 	}
 	if m.bus, err = m.startBus(); err != nil {
@@ -267,7 +272,11 @@ func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
 	errc := make(chan error, 1)
-	m.wg.Add(5)
+	m.wg.Add(6)
+	go func() {
+		defer m.wg.Done()
+		m.sweepThreads(ctx, m.cfg.Threads.SweepInterval.Duration)
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.engine.Run(ctx)

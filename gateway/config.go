@@ -37,7 +37,20 @@ type Config struct {
 	WCTP    WCTPConfig    `toml:"wctp"`
 	Bus     BusConfig     `toml:"bus"`
 	Routing RoutingConfig `toml:"routing"`
+	Threads ThreadsConfig `toml:"threads"`
 	Log     LogConfig     `toml:"log"`
+}
+
+// ThreadsConfig is the retention of secure threads: how long messages are
+// kept, per kind of thread (0: kept). A page's thread is kept whole until
+// its page is acknowledged.
+type ThreadsConfig struct {
+	RetainPage   Duration `toml:"retain_page"`
+	RetainDirect Duration `toml:"retain_direct"`
+	RetainGroup  Duration `toml:"retain_group"`
+	RetainRole   Duration `toml:"retain_role"`
+	// SweepInterval is how often the retention sweep runs.
+	SweepInterval Duration `toml:"sweep_interval"`
 }
 
 // RoutingConfig is the delivery engine's policy.
@@ -213,6 +226,9 @@ func DefaultConfig() Config {
 			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
 		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10,
 			DedupeWindow: Duration{Duration: 2 * time.Minute}},
+		Threads: ThreadsConfig{RetainPage: Duration{Duration: 30 * 24 * time.Hour}, RetainDirect: Duration{Duration: 90 * 24 * time.Hour},
+			RetainGroup: Duration{Duration: 90 * 24 * time.Hour}, RetainRole: Duration{Duration: 90 * 24 * time.Hour},
+			SweepInterval: Duration{Duration: time.Hour}},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -296,6 +312,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Routing.AlertAfter.Duration <= 0 {
 		return bad("routing.alert_after", "must be a positive duration like \"1m\"")
+	}
+	for key, d := range map[string]Duration{"threads.retain_page": c.Threads.RetainPage, "threads.retain_direct": c.Threads.RetainDirect,
+		"threads.retain_group": c.Threads.RetainGroup, "threads.retain_role": c.Threads.RetainRole} {
+		if d.Duration < 0 {
+			return bad(key, "must be 0 (keep) or a positive duration like \"720h\"")
+		}
+	}
+	if c.Threads.SweepInterval.Duration < time.Minute {
+		return bad("threads.sweep_interval", "must be at least 1m")
 	}
 	if w := c.Routing.DedupeWindow.Duration; w < 0 || w > time.Hour {
 		return bad("routing.dedupe_window", "must be from 0 (off) to 1h")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
 	"pagebridge/gateway/threads"
+	"pagebridge/storage"
 )
 
 // newEngine builds the delivery engine over the store; its jobs go out on
@@ -61,4 +63,34 @@ func (a routedAccepter) Accept(ctx context.Context, msg *paging.Message, by pagi
 	}
 	a.m.engine.Poke()
 	return nil
+}
+
+// newThreads builds the secure-threads service over the store and the
+// engine's directory.
+func (m *Main) newThreads() (*threads.Service, error) {
+	tc := m.cfg.Threads
+	return threads.New(threads.Options{Store: m.store, Directory: m.engine, Clock: paging.SystemClock{},
+		Retention: storage.RetentionPolicy{Page: tc.RetainPage.Duration, Direct: tc.RetainDirect.Duration,
+			Group: tc.RetainGroup.Duration, Role: tc.RetainRole.Duration}})
+}
+
+// sweepThreads deletes thread messages past retention every interval
+// (and once at start), each thread swept audited by the store.
+func (m *Main) sweepThreads(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		rep, err := m.threads.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log.Error("thread retention sweep", "err", err)
+		case err == nil && rep.Messages > 0:
+			m.log.Info("thread retention sweep", "messages", rep.Messages, "threads", rep.Threads)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
