@@ -49,18 +49,6 @@ func (r *busRig) seed(im storage.Import) {
 	r.startGateway()
 }
 
-// httpsURL is path on the gateway's HTTPS listener (its latest start).
-func (r *busRig) httpsURL(path string) string {
-	r.t.Helper()
-	b, _ := os.ReadFile(r.gwLog)
-	i := strings.LastIndex(string(b), "listening https ")
-	if i < 0 {
-		r.t.Fatal("the gateway's log names no HTTPS address")
-	}
-	addr, _, _ := strings.Cut(string(b[i+len("listening https "):]), "\n")
-	return "https://" + strings.TrimSpace(addr) + path
-}
-
 // pages lists the gateway's newest routes over the admin socket.
 func (r *busRig) pages() []engine.Route {
 	r.t.Helper()
@@ -198,7 +186,7 @@ func TestStoppedAgentAlertsIT(t *testing.T) {
 	// The agent reconnects to the restarted gateway and is seen online;
 	// then it stops dead.
 	hc := httpClient(t, r.root, 1)
-	waitUntil(t, time.Minute, "the agent online at the gateway", func() bool { return agentIdle(t, hc, r.httpsURL("/api/v1/agents")) })
+	waitUntil(t, time.Minute, "the agent online at the gateway", func() bool { return agentIdle(t, hc, "https://"+r.httpsAddr()+"/api/v1/agents") })
 	r.ag.kill()
 	waitUntil(t, time.Minute, "an alert for the stopped agent", func() bool { return len(alerts()) == 1 })
 	a := alerts()[0]
