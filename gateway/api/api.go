@@ -17,6 +17,7 @@ import (
 
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
+	"pagebridge/gateway/threads"
 	"pagebridge/storage"
 )
 
@@ -55,6 +56,11 @@ type Deps struct {
 	// FeedPast and FeedAhead bound a calendar feed around now (defaults
 	// 30 and 90 days).
 	FeedPast, FeedAhead time.Duration
+	// Threads serves the secure-threads endpoints (inbox, threads,
+	// messages, colleagues, receipts); nil answers them 503. Templates
+	// are served from Store and work without it. Leave its Access hook
+	// nil: the API lets members only into a thread (see the package doc).
+	Threads *threads.Service
 }
 
 // API is the gateway's JSON API.
@@ -64,6 +70,7 @@ type API struct {
 	clock     paging.Clock
 	log       *slog.Logger
 	agents    func(ctx context.Context) any
+	threads   *threads.Service
 	feedPast  time.Duration
 	feedAhead time.Duration
 	routes    []*route
@@ -72,7 +79,7 @@ type API struct {
 // New returns the API; Register mounts it.
 func New(deps Deps) *API {
 	a := &API{st: deps.Store, pages: deps.Engine, clock: deps.Clock, log: deps.Logger, agents: deps.Agents,
-		feedPast: deps.FeedPast, feedAhead: deps.FeedAhead}
+		threads: deps.Threads, feedPast: deps.FeedPast, feedAhead: deps.FeedAhead}
 	if a.clock == nil {
 		a.clock = paging.SystemClock{}
 	}
@@ -108,13 +115,18 @@ type Route struct {
 	Roles []Role
 	// Scope a narrowed token must hold.
 	Scope Scope
+	// AsPerson are the roles whose token must act as a person to call
+	// it: the call is made as that person (their inbox, their threads).
+	// A token of such a role that acts as nobody is refused (403).
+	AsPerson []Role
 }
 
 // Routes lists every endpoint Register mounts, with the roles allowed.
 func (a *API) Routes() []Route {
 	out := make([]Route, len(a.routes))
 	for i, rt := range a.routes {
-		out[i] = Route{Method: rt.Method, Path: Prefix + rt.Path, Roles: slices.Clone(rt.Roles), Scope: rt.Scope}
+		out[i] = Route{Method: rt.Method, Path: Prefix + rt.Path, Roles: slices.Clone(rt.Roles), Scope: rt.Scope,
+			AsPerson: slices.Clone(rt.AsPerson)}
 	}
 	return out
 }
@@ -125,6 +137,8 @@ type route struct {
 	Path   string // under Prefix
 	Roles  []Role // nil: public
 	Scope  Scope
+	// AsPerson: roles that must act as a person here (see Route).
+	AsPerson []Role
 	// Object is the audit entry's object, ":name" taking the path
 	// parameter's value; a handler may set call.object instead (the
 	// calendar feed, whose parameter is a secret).
@@ -208,6 +222,11 @@ func (a *API) serve(rt *route) gin.HandlerFunc {
 			}
 			if len(tok.Scopes) > 0 && !slices.Contains(tok.Scopes, rt.Scope) {
 				a.refuse(c, k, http.StatusForbidden, fmt.Sprintf("token lacks scope %s", rt.Scope))
+				return
+			}
+			if tok.Person == "" && slices.Contains(rt.AsPerson, tok.Role) {
+				a.refuse(c, k, http.StatusForbidden, fmt.Sprintf("token %s acts as nobody, and this call is made as the "+
+					"token's person: use a token created with a person", tok.ID))
 				return
 			}
 		}

@@ -31,8 +31,10 @@ func examplePath(pattern string) string {
 
 // Every route registered is in the table, and the table is enforced for
 // every role: 403 for a role it does not list, anything but 401 and 403
-// for one it does; 401 for a missing, malformed, unknown, wrong, revoked
-// or expired token on every route that is not public.
+// for one it does, unless the route needs the role's token to act as a
+// person and it acts as nobody (403 saying so; the same role's token with
+// a person gets through); 401 for a missing, malformed, unknown, wrong,
+// revoked or expired token on every route that is not public.
 func TestAuthMatrix(t *testing.T) {
 	r := newRig(t)
 	table := r.api.Routes()
@@ -62,6 +64,12 @@ func TestAuthMatrix(t *testing.T) {
 	r.as(api.RoleAdmin, "DELETE", "/api/v1/tokens/"+created.Record.ID, nil, 200)
 	r.as(api.RoleAdmin, "POST", "/api/v1/tokens", map[string]any{"name": "short", "role": "admin", "ttl": "1h"}, 201).json(t, &created)
 	expired := created.Token
+	// Tokens that act as a person, for the routes that need one.
+	withPerson := map[api.Role]string{api.RoleClinician: r.tok[api.RoleClinician]}
+	for _, role := range []api.Role{api.RoleAdmin, api.RoleIT, api.RoleOperator} {
+		r.as(api.RoleAdmin, "POST", "/api/v1/tokens", map[string]any{"name": "as kim", "role": role, "person": "kim"}, 201).json(t, &created)
+		withPerson[role] = created.Token
+	}
 	r.do(req{method: "GET", path: "/api/v1/people", token: expired}) // works now...
 	r.clock.add(2 * time.Hour)                                       // ...not any more
 	wrongSecret := r.tok[api.RoleAdmin][:len(r.tok[api.RoleAdmin])-4] + "0000"
@@ -97,12 +105,26 @@ func TestAuthMatrix(t *testing.T) {
 		for _, role := range api.Roles {
 			res := r.do(req{method: rt.Method, path: path, token: r.tok[role]})
 			allowed := slices.Contains(rt.Roles, role)
+			needsPerson := slices.Contains(rt.AsPerson, role)
 			switch {
+			case allowed && needsPerson && role != api.RoleClinician:
+				// The rig's token acts as nobody.
+				if res.code != 403 || !strings.Contains(res.errorText(t), "acts as nobody") {
+					t.Errorf("%s %s as %s without a person: %d %s", rt.Method, rt.Path, role, res.code, res.body)
+				}
 			case allowed && (res.code == 401 || res.code == 403):
 				t.Errorf("%s %s as %s (allowed): %d %s", rt.Method, rt.Path, role, res.code, res.body)
 			case !allowed && res.code != 403:
 				t.Errorf("%s %s as %s (not allowed): %d %s", rt.Method, rt.Path, role, res.code, res.body)
 			}
+			if allowed {
+				if res := r.do(req{method: rt.Method, path: path, token: withPerson[role]}); res.code == 401 || res.code == 403 {
+					t.Errorf("%s %s as %s with a person (allowed): %d %s", rt.Method, rt.Path, role, res.code, res.body)
+				}
+			}
+		}
+		if len(rt.AsPerson) > 0 && !slices.ContainsFunc(rt.AsPerson, func(ro api.Role) bool { return slices.Contains(rt.Roles, ro) }) {
+			t.Errorf("%s %s: AsPerson %v names none of its roles", rt.Method, rt.Path, rt.AsPerson)
 		}
 	}
 }

@@ -75,15 +75,17 @@ func TestBadBodiesOverHTTP(t *testing.T) {
 }
 
 // Every route registered is documented in openapi.yaml with the same
-// roles, every documented operation is registered, and the document is
-// served without a token.
+// roles (x-roles) and the same roles that must act as a person
+// (x-person), every documented operation is registered, and the document
+// is served without a token.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	r := newRig(t)
-	type op struct{ method, path, roles string }
+	type op struct{ method, path, roles, person string }
 	var documented []op
 	pathRe := regexp.MustCompile(`^  (/\S*):$`)
 	methodRe := regexp.MustCompile(`^    (get|put|post|delete|patch):$`)
 	rolesRe := regexp.MustCompile(`^      x-roles: \[(.*)\]$`)
+	personRe := regexp.MustCompile(`^      x-person: \[(.*)\]$`)
 	var path string
 	inPaths := false
 	sc := bufio.NewScanner(bytes.NewReader(api.OpenAPI))
@@ -101,17 +103,22 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			documented = append(documented, op{method: strings.ToUpper(methodRe.FindStringSubmatch(line)[1]), path: path})
 		case rolesRe.MatchString(line):
 			documented[len(documented)-1].roles = rolesRe.FindStringSubmatch(line)[1]
+		case personRe.MatchString(line):
+			documented[len(documented)-1].person = personRe.FindStringSubmatch(line)[1]
 		}
 	}
 	param := regexp.MustCompile(`:(\w+)`)
 	var registered []op
 	for _, rt := range r.api.Routes() {
-		var roles []string
-		for _, ro := range rt.Roles {
-			roles = append(roles, string(ro))
+		join := func(rs []api.Role) string {
+			var out []string
+			for _, ro := range rs {
+				out = append(out, string(ro))
+			}
+			return strings.Join(out, ", ")
 		}
 		p := param.ReplaceAllString(strings.TrimPrefix(rt.Path, api.Prefix), "{$1}")
-		registered = append(registered, op{method: rt.Method, path: p, roles: strings.Join(roles, ", ")})
+		registered = append(registered, op{method: rt.Method, path: p, roles: join(rt.Roles), person: join(rt.AsPerson)})
 	}
 	cmp := func(a, b op) int { return strings.Compare(a.method+a.path, b.method+b.path) }
 	slices.SortFunc(documented, cmp)

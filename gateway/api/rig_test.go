@@ -18,6 +18,7 @@ import (
 	"pagebridge/gateway/api"
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
+	"pagebridge/gateway/threads"
 	"pagebridge/storage"
 	"pagebridge/storage/storagetest"
 )
@@ -48,14 +49,16 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-// rig is a real store and engine behind the API on a gin router, with a
-// token of each role. The clinician token acts as "lee", a person in the
-// directory; "kim" is another.
+// rig is a real store, engine and threads service behind the API on a
+// gin router, with a token of each role. The clinician token acts as
+// "lee", a person in the directory; "kim" is another. The other roles'
+// tokens act as nobody.
 type rig struct {
 	t      *testing.T
 	st     *storage.Store
 	clock  *clock
 	eng    *engine.Engine
+	thr    *threads.Service
 	api    *api.API
 	router *gin.Engine
 	logs   *syncBuffer
@@ -76,7 +79,12 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r.eng = eng
-	r.api = api.New(api.Deps{Store: r.st, Engine: eng, Clock: r.clock,
+	// As the gateway wires it: the engine's directory, no access hook.
+	r.thr, err = threads.New(threads.Options{Store: r.st, Directory: eng, Clock: r.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.api = api.New(api.Deps{Store: r.st, Engine: eng, Clock: r.clock, Threads: r.thr,
 		Logger: slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Agents: func(context.Context) any { return map[string]any{"agents": []string{}} }})
 	gin.SetMode(gin.TestMode)

@@ -15,6 +15,13 @@ var (
 	acker      = []Role{RoleAdmin, RoleOperator, RoleClinician}
 	presenceW  = []Role{RoleAdmin, RoleOperator, RoleClinician} // clinicians: their own only
 	adminOnly  = []Role{RoleAdmin}
+	// threadUser: the secure-threads endpoints, each made as the token's
+	// person (AsPerson). IT manages the box, not conversations.
+	threadUser = []Role{RoleAdmin, RoleOperator, RoleClinician}
+	// templateReaderAsPerson: templates are read by everyone, but an
+	// operator token must act as a person (it reads them to write); admin
+	// and IT manage them and read them as they are.
+	templateReaderAsPerson = []Role{RoleOperator, RoleClinician}
 )
 
 // table is the route table: every endpoint, the roles it allows, the
@@ -23,6 +30,11 @@ func (a *API) table() []*route {
 	var rs []*route
 	add := func(method, path string, roles []Role, scope Scope, object string, h func(c *gin.Context, k *call) (reply, error)) {
 		rs = append(rs, &route{Method: method, Path: path, Roles: roles, Scope: scope, Object: object, handle: h})
+	}
+	// asPerson adds a route whose callers in asRoles must act as a person.
+	asPerson := func(asRoles []Role, method, path string, roles []Role, scope Scope, object string, h func(c *gin.Context, k *call) (reply, error)) {
+		add(method, path, roles, scope, object, h)
+		rs[len(rs)-1].AsPerson = asRoles
 	}
 	// Directory.
 	for _, r := range a.directoryResources() {
@@ -62,6 +74,21 @@ func (a *API) table() []*route {
 	add(http.MethodGet, "/pages", pageReader, ScopePagesRead, "pages", a.listPages)
 	add(http.MethodGet, "/pages/:id", pageReader, ScopePagesRead, "message/:id", a.getPage)
 	add(http.MethodPost, "/pages/:id/ack", acker, ScopePagesAck, "message/:id", a.ackPage)
+
+	// Secure threads: the caller is the token's person.
+	asPerson(threadUser, http.MethodGet, "/inbox", threadUser, ScopeThreadsRead, "inbox", a.inbox)
+	asPerson(threadUser, http.MethodPost, "/threads", threadUser, ScopeThreadsWrite, "threads", a.compose)
+	asPerson(threadUser, http.MethodGet, "/threads/:id", threadUser, ScopeThreadsRead, "thread/:id", a.readThread)
+	asPerson(threadUser, http.MethodPost, "/threads/:id/messages", threadUser, ScopeThreadsWrite, "thread/:id", a.postReply)
+	asPerson(threadUser, http.MethodPost, "/threads/:id/members", threadUser, ScopeThreadsWrite, "thread/:id", a.addColleagues)
+	asPerson(threadUser, http.MethodPost, "/threads/:id/messages/:msg/receipt", threadUser, ScopeThreadsWrite,
+		"thread/:id/message/:msg", a.receipt)
+
+	// Message templates (configuration, no PHI).
+	asPerson(templateReaderAsPerson, http.MethodGet, "/templates", everyone, ScopeThreadsRead, "templates", a.listTemplates)
+	asPerson(templateReaderAsPerson, http.MethodGet, "/templates/:id", everyone, ScopeThreadsRead, "template/:id", a.getTemplate)
+	add(http.MethodPut, "/templates/:id", managers, ScopeTemplatesWrite, "template/:id", a.putTemplate)
+	add(http.MethodDelete, "/templates/:id", managers, ScopeTemplatesWrite, "template/:id", a.deleteTemplate)
 
 	// Tokens.
 	add(http.MethodGet, "/tokens", adminOnly, ScopeTokens, "tokens", a.listTokens)

@@ -25,16 +25,20 @@ import (
 type Role string
 
 const (
-	// RoleAdmin may do everything.
+	// RoleAdmin may call every endpoint; secure threads too, but only as
+	// its person and only those it is a member of, as anyone.
 	RoleAdmin Role = "admin"
-	// RoleIT manages the directory, schedules and policies, and reads
-	// hardware health and pages.
+	// RoleIT manages the directory, schedules, policies and message
+	// templates, and reads hardware health and pages.
 	RoleIT Role = "it"
 	// RoleOperator (switchboard, console) lists, reads and acknowledges
 	// pages, reads the directory and on-call, and sets anyone's presence.
+	// With a person, it uses secure threads as that person and may send
+	// critical messages.
 	RoleOperator Role = "operator"
 	// RoleClinician reads the directory and on-call, sets their own
-	// presence and acknowledges pages delivered to them. A clinician
+	// presence, acknowledges pages delivered to them, and uses secure
+	// threads as their person (critical messages excepted). A clinician
 	// token always acts as a person.
 	RoleClinician Role = "clinician"
 )
@@ -64,12 +68,15 @@ const (
 	ScopeCalendar       Scope = "calendar" // managing calendar feeds
 	ScopeHardwareRead   Scope = "hardware:read"
 	ScopeExport         Scope = "directory:export"
+	ScopeThreadsRead    Scope = "threads:read"    // the inbox, a thread (its texts), templates
+	ScopeThreadsWrite   Scope = "threads:write"   // compose, reply, add colleagues, receipts
+	ScopeTemplatesWrite Scope = "templates:write" // create, replace and delete templates
 )
 
 // Scopes lists every scope.
 var Scopes = []Scope{ScopeDirectoryRead, ScopeDirectoryWrite, ScopeOnCallRead, ScopeOnCallWrite, ScopePoliciesRead,
 	ScopePoliciesWrite, ScopePresenceRead, ScopePresenceWrite, ScopePagesRead, ScopePagesAck, ScopeTokens,
-	ScopeCalendar, ScopeHardwareRead, ScopeExport}
+	ScopeCalendar, ScopeHardwareRead, ScopeExport, ScopeThreadsRead, ScopeThreadsWrite, ScopeTemplatesWrite}
 
 // TokenKind tells API tokens from calendar feed tokens: neither works as
 // the other.
