@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"strings"
 	"testing"
