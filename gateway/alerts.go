@@ -32,6 +32,10 @@ type monitor struct {
 	// agent that never comes back is missed rather than forgotten.
 	known    map[string]bool
 	remember func(ctx context.Context, agent string) error
+	// silence lists the sender lines that must not go quiet, and lastHeard
+	// says when each last brought a page.
+	silence   []LineSilence
+	lastHeard func(line string) time.Time
 
 	since  map[string]time.Time // condition → first seen
 	raised map[string]string    // condition → the text paged
@@ -47,6 +51,7 @@ func (m *Main) newMonitor() *monitor {
 			return m.bus.Agents()
 		}, disk: diskFree, accept: routedAccepter{m}, log: m.log.With("component", "monitor"),
 		since: map[string]time.Time{}, raised: map[string]string{}, known: map[string]bool{},
+		silence: rc.LineSilence, lastHeard: m.lines.lastHeard,
 		remember: func(ctx context.Context, agent string) error {
 			return m.store.PutRecord(ctx, storage.KindAgent, agent, seenAgent{ID: agent, FirstSeen: time.Now().UTC()},
 				paging.AuditEvent{Actor: "system:monitor", Detail: "agent seen on the bus for the first time"})
@@ -89,7 +94,7 @@ func (w *monitor) run(ctx context.Context, interval time.Duration) {
 }
 
 // conditions returns what is wrong now, by a stable key.
-func (w *monitor) conditions(ctx context.Context) map[string]string {
+func (w *monitor) conditions(ctx context.Context, now time.Time) map[string]string {
 	out := map[string]string{}
 	online := map[string]bool{}
 	for _, a := range w.agents() {
@@ -127,6 +132,11 @@ func (w *monitor) conditions(ctx context.Context) map[string]string {
 			out["agent/"+id] = fmt.Sprintf("Pagebridge: agent %s is offline (its lines, terminals and modems are unreachable)", id)
 		}
 	}
+	for _, l := range w.silence {
+		if quiet := now.Sub(w.lastHeard(l.Line)); quiet > l.Max.Duration {
+			out["line/"+l.Line] = fmt.Sprintf("Pagebridge: no page from line %s for %s (expected at least every %s): check the sender and its link", l.Line, quiet.Round(time.Minute), l.Max.Duration)
+		}
+	}
 	if w.diskMin > 0 {
 		free, err := w.disk(w.dataDir)
 		switch {
@@ -141,7 +151,7 @@ func (w *monitor) conditions(ctx context.Context) map[string]string {
 
 // check raises what has lasted AlertAfter and reports what recovered.
 func (w *monitor) check(ctx context.Context, now time.Time) {
-	conds := w.conditions(ctx)
+	conds := w.conditions(ctx, now)
 	keys := make([]string, 0, len(conds))
 	for k := range conds {
 		keys = append(keys, k)

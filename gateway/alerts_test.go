@@ -83,3 +83,32 @@ func TestMonitorRaisesOnceAndResolves(t *testing.T) {
 		t.Fatalf("after recovery: %q", got)
 	}
 }
+
+// A sender line quiet for longer than its limit is paged; its next page
+// resolves it.
+func TestMonitorLineSilence(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
+	lines := newLineClock(t0)
+	taken := &pagesTaken{}
+	w := &monitor{pagerID: "it-alerts", after: time.Minute, agents: func() []agentbus.AgentHealth { return nil },
+		accept: taken, log: slog.New(slog.DiscardHandler), since: map[string]time.Time{}, raised: map[string]string{}, known: map[string]bool{},
+		silence: []LineSilence{{Line: "4W nurse call", Max: Duration{Duration: time.Hour}}}, lastHeard: lines.lastHeard}
+	ctx := context.Background()
+	lines.heard("4W nurse call", t0.Add(10*time.Minute))
+	lines.heard("another line", t0.Add(80*time.Minute))
+	w.check(ctx, t0.Add(70*time.Minute))
+	w.check(ctx, t0.Add(72*time.Minute))
+	if len(taken.msgs) != 0 {
+		t.Fatalf("paged before the line was quiet for an hour and alert_after: %d", len(taken.msgs))
+	}
+	w.check(ctx, t0.Add(75*time.Minute))
+	w.check(ctx, t0.Add(77*time.Minute))
+	if len(taken.msgs) != 1 || !strings.Contains(taken.msgs[0].Text.Reveal(), "no page from line 4W nurse call") {
+		t.Fatalf("silence alert: %d pages", len(taken.msgs))
+	}
+	lines.heard("4W nurse call", t0.Add(78*time.Minute))
+	w.check(ctx, t0.Add(79*time.Minute))
+	if len(taken.msgs) != 2 || !strings.HasPrefix(taken.msgs[1].Text.Reveal(), "Resolved: ") {
+		t.Fatalf("after a page on the line: %d pages", len(taken.msgs))
+	}
+}

@@ -52,6 +52,7 @@ type Main struct {
 	broker  *broker.Broker // nil when the bus uses an external broker
 	bus     *agentbus.Bridge
 	engine  *engine.Engine
+	lines   *lineClock // when each sender line last brought a page
 	threads *threads.Service
 	reg     *prometheus.Registry
 	started time.Time
@@ -80,6 +81,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 	}()
 	m.started = time.Now()
+	m.lines = newLineClock(m.started)
 	if err := os.MkdirAll(m.cfg.Storage.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -51,7 +52,11 @@ func (m *Main) startBus() (*agentbus.Bridge, error) {
 	}
 	return agentbus.Start(agentbus.Options{
 		Link: lo, Outbox: m.store, Sink: agentbus.StoreSink{Store: m.store,
-			OnAccepted: func() { m.pages.Add(1); m.engine.Poke() },
+			OnAccepted: func(msg *paging.Message) {
+				m.pages.Add(1)
+				m.lines.heard(msg.Source.Line, time.Now())
+				m.engine.Poke()
+			},
 			OnResult: func(ctx context.Context, job paging.ID, r *agentapi.Result) {
 				if err := m.engine.JobResult(ctx, job, r); err != nil {
 					m.log.Error("job result not recorded on its page", "job", job, "err", err)

@@ -41,6 +41,14 @@ type Config struct {
 	Log     LogConfig     `toml:"log"`
 }
 
+// LineSilence is how long one sender line may be quiet. Line is the
+// line's name as pages carry it: a WCTP sender's line, or an agent's
+// TAP line device ID.
+type LineSilence struct {
+	Line string   `toml:"line"`
+	Max  Duration `toml:"max"`
+}
+
 // ThreadsConfig is the retention of secure threads: how long messages are
 // kept, per kind of thread (0: kept). A page's thread is kept whole until
 // its page is acknowledged.
@@ -81,6 +89,10 @@ type RoutingConfig struct {
 	// DiskFreeMin is the free share of the data disk below which an
 	// alert is raised (0.10: 10 %).
 	DiskFreeMin float64 `toml:"disk_free_min"`
+	// LineSilence lists sender lines that must not go quiet: a line with
+	// no page for longer than its Max is paged to IT (a nurse-call link
+	// that has died says nothing).
+	LineSilence []LineSilence `toml:"line_silence"`
 	// DedupeWindow: the same page (pager ID and text) again within it,
 	// from any sender, is recorded but not sent again unless more urgent.
 	// 0 turns it off.
@@ -321,6 +333,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads.SweepInterval.Duration < time.Minute {
 		return bad("threads.sweep_interval", "must be at least 1m")
+	}
+	for i, l := range c.Routing.LineSilence {
+		if l.Line == "" || l.Max.Duration < time.Minute {
+			return bad(fmt.Sprintf("routing.line_silence[%d]", i), "needs a line and a max of at least 1m")
+		}
 	}
 	if w := c.Routing.DedupeWindow.Duration; w < 0 || w > time.Hour {
 		return bad("routing.dedupe_window", "must be from 0 (off) to 1h")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"pagebridge/firmware-agent/agentapi"
@@ -61,8 +62,42 @@ func (a routedAccepter) Accept(ctx context.Context, msg *paging.Message, by pagi
 	if err := a.m.store.Accept(ctx, msg, by); err != nil {
 		return err
 	}
+	a.m.lines.heard(msg.Source.Line, time.Now())
 	a.m.engine.Poke()
 	return nil
+}
+
+// lineClock remembers when each sender line last brought a page, for the
+// monitor's silence check. A restart starts every line's clock afresh.
+type lineClock struct {
+	mu    sync.Mutex
+	start time.Time
+	last  map[string]time.Time
+}
+
+func newLineClock(start time.Time) *lineClock {
+	return &lineClock{start: start, last: map[string]time.Time{}}
+}
+
+func (l *lineClock) heard(line string, at time.Time) {
+	if l == nil || line == "" {
+		return
+	}
+	l.mu.Lock()
+	if at.After(l.last[line]) {
+		l.last[line] = at
+	}
+	l.mu.Unlock()
+}
+
+// lastHeard is when line last brought a page (the start, if never since).
+func (l *lineClock) lastHeard(line string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[line]; ok {
+		return t
+	}
+	return l.start
 }
 
 // newThreads builds the secure-threads service over the store and the

@@ -16,7 +16,7 @@ import (
 type StoreSink struct {
 	Store *storage.Store
 	// OnAccepted, if set, is called after each inbound page is stored.
-	OnAccepted func()
+	OnAccepted func(m *paging.Message)
 	// OnResult, if set, is called after each result is recorded (the
 	// delivery engine updates the page's attempt).
 	OnResult func(ctx context.Context, job paging.ID, r *agentapi.Result)
@@ -40,7 +40,7 @@ func (s StoreSink) Inbound(ctx context.Context, agent string, key paging.ID, in 
 		return err
 	}
 	if s.OnAccepted != nil {
-		s.OnAccepted()
+		s.OnAccepted(msg)
 	}
 	return nil
 }
