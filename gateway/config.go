@@ -93,6 +93,11 @@ type RoutingConfig struct {
 	// no page for longer than its Max is paged to IT (a nurse-call link
 	// that has died says nothing).
 	LineSilence []LineSilence `toml:"line_silence"`
+	// RateLimit caps the pages one person gets on one pager or phone per
+	// RateWindow; beyond it non-critical pages go out together as one
+	// bundle notice when the window allows. 0: no limit.
+	RateLimit  int      `toml:"rate_limit"`
+	RateWindow Duration `toml:"rate_window"`
 	// DedupeWindow: the same page (pager ID and text) again within it,
 	// from any sender, is recorded but not sent again unless more urgent.
 	// 0 turns it off.
@@ -237,7 +242,7 @@ func DefaultConfig() Config {
 		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
 			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
 		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10,
-			DedupeWindow: Duration{Duration: 2 * time.Minute}},
+			DedupeWindow: Duration{Duration: 2 * time.Minute}, RateLimit: 6, RateWindow: Duration{Duration: 10 * time.Minute}},
 		Threads: ThreadsConfig{RetainPage: Duration{Duration: 30 * 24 * time.Hour}, RetainDirect: Duration{Duration: 90 * 24 * time.Hour},
 			RetainGroup: Duration{Duration: 90 * 24 * time.Hour}, RetainRole: Duration{Duration: 90 * 24 * time.Hour},
 			SweepInterval: Duration{Duration: time.Hour}},
@@ -338,6 +343,9 @@ func (c *Config) Validate() error {
 		if l.Line == "" || l.Max.Duration < time.Minute {
 			return bad(fmt.Sprintf("routing.line_silence[%d]", i), "needs a line and a max of at least 1m")
 		}
+	}
+	if c.Routing.RateLimit < 0 || (c.Routing.RateLimit > 0 && c.Routing.RateWindow.Duration < time.Minute) {
+		return bad("routing.rate_limit", "must be 0 (no limit) or positive with a rate_window of at least 1m")
 	}
 	if w := c.Routing.DedupeWindow.Duration; w < 0 || w > time.Hour {
 		return bad("routing.dedupe_window", "must be from 0 (off) to 1h")

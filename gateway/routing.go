@@ -23,7 +23,7 @@ func (m *Main) newEngine() (*engine.Engine, error) {
 		Config: engine.Config{DefaultPolicy: rc.DefaultPolicy, FallbackRole: rc.FallbackRole,
 			PHI:         routing.PHIPolicy{Pager: rc.PHIOnPager, SMS: rc.PHIOnSMS},
 			PagerMaxLen: rc.PagerMaxLen, SMSMaxLen: rc.SMSMaxLen, SMSDevice: rc.SMSDevice,
-			DedupeWindow: rc.DedupeWindow.Duration},
+			DedupeWindow: rc.DedupeWindow.Duration, RateLimit: rc.RateLimit, RateWindow: rc.RateWindow.Duration},
 		AgentOf:    m.agentOf,
 		PageThread: threads.PageThreadOf,
 		Logger:     m.log,

@@ -85,6 +85,11 @@ type Config struct {
 	// SMSDevice is the agent and modem ("agent/device") SMS jobs go to;
 	// "" fails SMS attempts with a note.
 	SMSDevice string
+	// RateLimit caps the pages one person gets on one pager or phone per
+	// RateWindow; beyond it non-critical pages go out together as one
+	// bundle notice when the window allows. 0: no limit.
+	RateLimit  int
+	RateWindow time.Duration
 	// DedupeWindow suppresses a page with the same pager ID and text as
 	// one received within it (two senders, or a sender's retry under a new
 	// reference) unless it is more urgent; 0 suppresses nothing.
@@ -118,6 +123,7 @@ type Engine struct {
 	locks [64]sync.Mutex // per page, by hash of its ID
 	wake  chan struct{}
 	dedup *dedupe
+	limit *limiter
 }
 
 // New returns an engine; Run starts it.
@@ -144,6 +150,7 @@ func New(opts Options) (*Engine, error) {
 		wake: make(chan struct{}, 1)}
 	e.dir = newDirectoryCache(opts.Store)
 	e.dedup = newDedupe(opts.Config.DedupeWindow)
+	e.limit = newLimiter(opts.Config.RateLimit, opts.Config.RateWindow)
 	return e, nil
 }
 
@@ -202,6 +209,9 @@ func (e *Engine) Tick(ctx context.Context) error {
 			errs = append(errs, err)
 			break // what failed stays pending for the next tick
 		}
+	}
+	if err := e.flushBundles(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	for {
 		due, err := e.st.Due(ctx, e.clock.Now(), 256)
@@ -469,7 +479,7 @@ func (e *Engine) send(dir *directory, m *paging.Message, r *Route, ch *change, s
 			sent[key] = true
 			a := paging.Attempt{ID: paging.NewID(now), DeliveryID: d.ID, Channel: rt.Channel, Endpoint: rt.Endpoint,
 				State: paging.StateQueued, Updated: now}
-			if err := e.dispatch(m, r, ch, &a, now); err != nil {
+			if err := e.dispatch(m, r, ch, rc.Person, &a, now); err != nil {
 				a.State, a.Note = paging.StateFailedPerm, err.Error()
 			} else {
 				reached++
@@ -486,7 +496,15 @@ func (e *Engine) send(dir *directory, m *paging.Message, r *Route, ch *change, s
 
 // dispatch starts one attempt: the app thread takes it at once; pager and
 // SMS attempts become jobs for agents, committed with the step.
-func (e *Engine) dispatch(m *paging.Message, r *Route, ch *change, a *paging.Attempt, now time.Time) error {
+func (e *Engine) dispatch(m *paging.Message, r *Route, ch *change, person string, a *paging.Attempt, now time.Time) error {
+	if a.Channel != paging.ChannelApp && m.Priority != paging.PriorityCritical {
+		k := limitKey{person: person, endpoint: a.Endpoint}
+		if !e.limit.allow(k, now) {
+			e.limit.hold(k, now, bundled{msg: r.Message, attempt: a.ID, priority: m.Priority, source: r.Source})
+			a.Note = fmt.Sprintf("held for a bundle notice: more than %d pages in %s", e.limit.limit, e.limit.window)
+			return nil
+		}
+	}
 	switch a.Channel {
 	case paging.ChannelApp:
 		// The thread is the route itself until the web app's threads:

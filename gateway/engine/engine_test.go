@@ -480,3 +480,46 @@ func TestPageThreads(t *testing.T) {
 		t.Fatalf("a pager-only page has a thread: %v", err)
 	}
 }
+
+// Beyond the rate limit a person's pager gets one bundle notice for the
+// pages held back, when the window allows; critical pages are never held;
+// the app is never limited.
+func TestRateLimitBundles(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{RateLimit: 3, RateWindow: 10 * time.Minute})
+	h.person("lee", paging.StageBoth, pager("1002"))
+	h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+	var ids []paging.ID
+	for i := range 5 {
+		ids = append(ids, h.page("1002", paging.PriorityNormal, fmt.Sprintf("routine %d", i)))
+		h.clock.add(time.Minute)
+	}
+	code := h.page("1002", paging.PriorityCritical, "CODE BLUE")
+	jobs, texts := h.jobs.sent(t)
+	if len(jobs) != 4 {
+		t.Fatalf("jobs before the window: %q; want 3 pages and the critical one", jobs)
+	}
+	if !strings.Contains(texts[3], "secure message") {
+		t.Fatalf("the critical page: %q", texts[3])
+	}
+	for _, id := range ids[3:] {
+		want(t, "held back", attempts(h.route(id)), []string{"lee app sent", "lee pager queued"})
+	}
+	want(t, "critical", attempts(h.route(code)), []string{"lee app sent", "lee pager queued"})
+	// The first page's slot frees 10 minutes after it: the bundle goes.
+	h.clock.set(time.Date(2026, 11, 27, 10, 10, 0, 0, time.UTC))
+	h.tick()
+	jobs, texts = h.jobs.sent(t)
+	if len(jobs) != 5 || !strings.HasPrefix(texts[4], "2 more pages for you") {
+		t.Fatalf("after the window: %q %q", jobs, texts)
+	}
+	for _, id := range ids[3:] {
+		r := h.route(id)
+		if a := r.Deliveries[0].Attempts[1]; !strings.Contains(a.Note, "bundle notice of 2 pages") {
+			t.Fatalf("bundled attempt: %+v", a)
+		}
+	}
+	h.tick()
+	if jobs, _ := h.jobs.sent(t); len(jobs) != 5 {
+		t.Fatalf("a bundle sent twice: %q", jobs)
+	}
+}
