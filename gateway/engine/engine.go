@@ -43,6 +43,7 @@ import (
 const (
 	TimerStep     = "route.step"     // the next escalation step of a page
 	TimerFallback = "route.fallback" // the policy ran out: the fallback
+	TimerExpire   = "route.expire"   // the page's time is up (policy Expire)
 )
 
 // Actions of the engine's audit entries.
@@ -52,6 +53,7 @@ const (
 	actionAck       = "page.acknowledge"
 	actionFallback  = "page.fallback"
 	actionDuplicate = "page.duplicate"
+	actionExpire    = "page.expire"
 )
 
 // Jobs turns a job for an agent's device into an outbox item the engine
@@ -338,6 +340,11 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 	ch := e.newChange(r, true)
 	ch.step = true
 	ch.audit(r, actionRoute, fmt.Sprintf("pager ID %s → %s, policy %s", m.PagerID, r.Target, policyName(pol)))
+	if pol.Expire > 0 && m.Priority != paging.PriorityCritical {
+		t := paging.Timer{ID: paging.NewID(now), Due: r.Start.Add(pol.Expire), Kind: TimerExpire, Ref: "message/" + id.String()}
+		r.Expiry = t.ID
+		ch.rc.Timers = append(ch.rc.Timers, t)
+	}
 	if err := e.advance(ctx, dir, m, r, pol, ch, now); err != nil {
 		return err
 	}
@@ -362,7 +369,7 @@ func (e *Engine) load(ctx context.Context, id paging.ID) (*paging.Message, *dire
 func (e *Engine) fire(ctx context.Context, t paging.Timer) error {
 	ref, ok := strings.CutPrefix(t.Ref, "message/")
 	id, err := paging.ParseID(ref)
-	if !ok || err != nil || (t.Kind != TimerStep && t.Kind != TimerFallback) {
+	if !ok || err != nil || (t.Kind != TimerStep && t.Kind != TimerFallback && t.Kind != TimerExpire) {
 		e.log.Warn("timer not the engine's; removed", "kind", t.Kind, "timer", t.ID)
 		return e.st.Done(ctx, t.ID)
 	}
@@ -373,6 +380,9 @@ func (e *Engine) fire(ctx context.Context, t paging.Timer) error {
 			return e.st.Done(ctx, t.ID)
 		}
 		return err
+	}
+	if t.Kind == TimerExpire {
+		return e.expire(ctx, &r, t)
 	}
 	if r.Timer != t.ID || r.State != StateActive {
 		// Superseded (an ack, or a later step moved the timer).
@@ -562,6 +572,35 @@ func (e *Engine) fallback(ctx context.Context, dir *directory, m *paging.Message
 	return nil
 }
 
+// expire ends a page nobody acknowledged in time: pending attempts
+// expire, the escalation timer goes, the page leaves the operators' list.
+// The caller holds the page's lock.
+func (e *Engine) expire(ctx context.Context, r *Route, t paging.Timer) error {
+	if r.Expiry != t.ID || (r.State != StateActive && r.State != StateFallback) {
+		return e.st.Done(ctx, t.ID)
+	}
+	now := e.clock.Now()
+	for i := range r.Deliveries {
+		d := &r.Deliveries[i]
+		for j := range d.Attempts {
+			if a := &d.Attempts[j]; a.State.CanTransition(paging.StateExpired) {
+				a.State, a.Updated, a.Note = paging.StateExpired, now, "the page expired unacknowledged"
+			}
+		}
+		if d.State.CanTransition(paging.StateExpired) {
+			d.State, d.Updated = paging.StateExpired, now
+		}
+	}
+	r.State = StateExpired
+	ch := e.newChange(r, false)
+	ch.cancelTimer(r)
+	ch.rc.Cancel = append(ch.rc.Cancel, t.ID)
+	r.Expiry = paging.ID{}
+	ch.audit(r, actionExpire, fmt.Sprintf("unacknowledged after %s", r.Policy.Expire))
+	e.log.Warn("page expired unacknowledged", "message", r.Message, "pager_id", r.PagerID, "priority", r.Priority)
+	return e.commit(ctx, ch)
+}
+
 // Acknowledge records that person acknowledged the page on channel: every
 // pending step and attempt is cancelled. Acknowledging a page already
 // acknowledged is not an error; the route is returned as it stands.
@@ -609,6 +648,10 @@ func (e *Engine) Acknowledge(ctx context.Context, msg paging.ID, person string, 
 	r.Acked = &Ack{Person: person, Channel: channel, At: now}
 	ch := e.newChange(&r, false)
 	ch.cancelTimer(&r)
+	if r.Expiry != (paging.ID{}) {
+		ch.rc.Cancel = append(ch.rc.Cancel, r.Expiry)
+		r.Expiry = paging.ID{}
+	}
 	ch.audit(&r, actionAck, fmt.Sprintf("by %s on %s", person, channel))
 	return r, e.commit(ctx, ch)
 }

@@ -523,3 +523,38 @@ func TestRateLimitBundles(t *testing.T) {
 		t.Fatalf("a bundle sent twice: %q", jobs)
 	}
 }
+
+// A policy's Expire ends a normal page nobody acknowledged; a critical
+// page under the same policy never expires; an ack stops the expiry.
+func TestExpiry(t *testing.T) {
+	h := newHospital(t, time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), engine.Config{})
+	h.person("lee", paging.StageBoth, pager("1002"))
+	h.put(storage.KindPolicy, "short", routing.Policy{ID: "short", Steps: []routing.Step{{}}, FallbackAfter: 5 * time.Minute, Expire: 30 * time.Minute})
+	if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "lee"}, Policy: "short"}, admin); err != nil {
+		t.Fatal(err)
+	}
+	normal := h.page("1002", paging.PriorityNormal, "routine")
+	critical := h.page("1002", paging.PriorityCritical, "arrest")
+	acked := h.page("1002", paging.PriorityHigh, "bed 4")
+	if _, err := h.eng.Acknowledge(context.Background(), acked, "lee", paging.ChannelApp); err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		h.clock.add(5 * time.Minute)
+		h.tick()
+	}
+	r := h.route(normal)
+	if r.State != engine.StateExpired {
+		t.Fatalf("normal page after 40 min: %s", r.State)
+	}
+	want(t, "expired attempts", attempts(r), []string{"lee app expired", "lee pager expired"})
+	if r := h.route(critical); r.State != engine.StateFallback {
+		t.Fatalf("critical page: %s, want fallback (never expired)", r.State)
+	}
+	if r := h.route(acked); r.State != engine.StateAcknowledged {
+		t.Fatalf("acknowledged page: %s", r.State)
+	}
+	if due, _ := h.st.Due(context.Background(), h.clock.Now().Add(24*time.Hour), 10); len(due) != 0 {
+		t.Fatalf("timers left: %+v", due)
+	}
+}

@@ -20,6 +20,9 @@ const (
 	// StateDuplicate: the same page reached the gateway again within the
 	// duplicate window (DuplicateOf); it is not sent again.
 	StateDuplicate = "duplicate"
+	// StateExpired: nobody acknowledged within the policy's Expire (never
+	// for a critical page); nothing more is sent.
+	StateExpired = "expired"
 )
 
 // Route is the engine's record of one page: where it went, why, on which
@@ -45,8 +48,11 @@ type Route struct {
 	// Timer is the pending timer (the next step, or the fallback).
 	Timer paging.ID `json:"timer,omitzero"`
 	// Next is when that timer is due.
-	Next  time.Time `json:"next,omitzero"`
-	State string    `json:"state"`
+	Next time.Time `json:"next,omitzero"`
+	// Expiry is the timer that ends the page unacknowledged (policy
+	// Expire), if any.
+	Expiry paging.ID `json:"expiry,omitzero"`
+	State  string    `json:"state"`
 	// DuplicateOf is the page this one repeats (StateDuplicate).
 	DuplicateOf paging.ID `json:"duplicate_of,omitzero"`
 	// Acked says who acknowledged, when, and on which channel.

@@ -36,6 +36,10 @@ type Policy struct {
 	// fallback (the operators' console and its role). 0:
 	// DefaultFallbackAfter.
 	FallbackAfter time.Duration `json:"fallback_after,omitempty"`
+	// Expire, if set, ends a page that nobody acknowledged this long after
+	// it arrived: it stops escalating and leaves the operators' list, its
+	// pending attempts expired. Critical pages never expire.
+	Expire time.Duration `json:"expire,omitempty"`
 }
 
 // Step is one step of a policy.
@@ -66,6 +70,8 @@ func (p *Policy) Validate() error {
 		return bad("repeat %d, want 0 to %d", p.Repeat, MaxRepeat)
 	case p.FallbackAfter < 0 || p.FallbackAfter > MaxSpan:
 		return bad("fallback after %v, want 0 to %v", p.FallbackAfter, MaxSpan)
+	case p.Expire < 0 || p.Expire > MaxSpan:
+		return bad("expire %v, want 0 (never) to %v", p.Expire, MaxSpan)
 	}
 	var round time.Duration
 	for i, s := range p.Steps {
