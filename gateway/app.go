@@ -149,8 +149,8 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 		router.Any("/wctp", gin.WrapH(h))
 	}
-	router.GET("/api/v1/agents", m.agentsHandler)
-	api.New(api.Deps{Store: m.store, Engine: m.engine, Threads: m.threads, Clock: paging.SystemClock{}, Logger: m.log}).Register(router)
+	api.New(api.Deps{Store: m.store, Engine: m.engine, Threads: m.threads, Agents: m.agentsBody,
+		Clock: paging.SystemClock{}, Logger: m.log}).Register(router)
 
 	tlsCfg, certSource, err := tlsConfig(m.cfg.Server, m.cfg.Storage.DataDir)
 	if err != nil {

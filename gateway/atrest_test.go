@@ -123,7 +123,7 @@ func TestNoPlaintextAtRest(t *testing.T) {
 	// The TAP pages are in the gateway once the agent holds nothing more
 	// for it.
 	for deadline := time.Now().Add(time.Minute); ; {
-		if agentIdle(t, hc, d.url("/api/v1/agents")) {
+		if agentIdle(t, hc, d.url("/api/v1/agents"), demoToken(t, root)) {
 			break
 		}
 		if time.Now().After(deadline) {

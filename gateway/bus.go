@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net/http"
 	"os"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
@@ -66,16 +63,16 @@ func (m *Main) startBus() (*agentbus.Bridge, error) {
 	})
 }
 
-// agentsHandler serves GET /api/v1/agents: each agent's state and its
-// devices' health. None of it is PHI.
-func (m *Main) agentsHandler(c *gin.Context) {
+// agentsBody is GET /api/v1/agents (served by the API, behind a token):
+// each agent's state and its devices' health. None of it is PHI.
+func (m *Main) agentsBody(context.Context) any {
 	agents := []agentbus.AgentHealth{}
 	connected := false
 	if m.bus != nil {
 		agents = m.bus.Agents()
 		connected = m.bus.Connected()
 	}
-	c.JSON(http.StatusOK, gin.H{"bus_connected": connected, "agents": agents})
+	return map[string]any{"bus_connected": connected, "agents": agents}
 }
 
 // busReady checks that the gateway is on the bus.

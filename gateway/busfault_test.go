@@ -50,6 +50,7 @@ type busRig struct {
 	broker             string // the broker's URL
 	gw, ag             *proc
 	gwLog, agLog, sock string
+	apiToken           string
 }
 
 const rigAgent = "agent-e2e"
@@ -422,7 +423,7 @@ func runFault(t *testing.T, f fault) {
 func waitSpoolDrained(t *testing.T, r *busRig) {
 	t.Helper()
 	client := httpClient(t, r.root, 1)
-	for deadline := time.Now().Add(2 * time.Minute); !agentIdle(t, client, "https://"+r.httpsAddr()+"/api/v1/agents"); {
+	for deadline := time.Now().Add(2 * time.Minute); !agentIdle(t, client, "https://"+r.httpsAddr()+"/api/v1/agents", r.token()); {
 		if time.Now().After(deadline) {
 			t.Fatal("agent still busy after 2 minutes")
 		}
@@ -431,6 +432,20 @@ func waitSpoolDrained(t *testing.T, r *busRig) {
 }
 
 // httpsAddr is the running gateway's HTTPS address, from its log.
+// token returns an admin API token of the rig's gateway, made once over
+// the admin socket (the store keeps it across restarts).
+func (r *busRig) token() string {
+	r.t.Helper()
+	if r.apiToken == "" {
+		resp, err := admin.Do(context.Background(), r.sock, admin.Request{Op: admin.OpTokenCreate, Token: &admin.Token{Name: "e2e", Role: "admin"}})
+		if err != nil || !resp.OK {
+			r.t.Fatalf("token create: %v %s", err, resp.Error)
+		}
+		r.apiToken = strings.Fields(resp.Result)[0]
+	}
+	return r.apiToken
+}
+
 func (r *busRig) httpsAddr() string {
 	b, _ := os.ReadFile(r.gwLog)
 	s := string(b)

@@ -256,7 +256,7 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   web UI       %s/   (self-signed certificate: the browser warns once)
   health       %s/healthz
   agent bus    %s
-  hardware     %s/api/v1/agents   (agent demo-agent: simulated paging terminal and modem on ptys in %s)
+  hardware     %s/api/v1/agents   (API token; agent demo-agent: simulated paging terminal and modem on ptys in %s)
   TAP line     %s   (TAP 1.8 over TCP, as a nurse-call serial device server sends it)
 `, base, base, busAddr(m), base, filepath.Join(root, "dev"), hw.tapAddr)
 	if password != "" {

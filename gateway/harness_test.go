@@ -330,12 +330,27 @@ func eachStored(t *testing.T, root string, fn func(*paging.Message)) {
 	}
 }
 
-// agentIdle reports whether every agent the gateway at url
-// (/api/v1/agents) knows is online with nothing queued, in flight or held
-// for the gateway.
-func agentIdle(t *testing.T, hc *http.Client, url string) bool {
+// demoToken is the demo's admin API token.
+func demoToken(t *testing.T, root string) string {
 	t.Helper()
-	resp, err := hc.Get(url)
+	b, err := os.ReadFile(filepath.Join(root, demoTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// agentIdle reports whether every agent the gateway at url
+// (/api/v1/agents, with an API token) knows is online with nothing queued, in flight or held
+// for the gateway.
+func agentIdle(t *testing.T, hc *http.Client, url, token string) bool {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return false
 	}

@@ -185,7 +185,7 @@ func TestStoppedAgentAlertsIT(t *testing.T) {
 	// The agent reconnects to the restarted gateway and is seen online;
 	// then it stops dead.
 	hc := httpClient(t, r.root, 1)
-	waitUntil(t, time.Minute, "the agent online at the gateway", func() bool { return agentIdle(t, hc, "https://"+r.httpsAddr()+"/api/v1/agents") })
+	waitUntil(t, time.Minute, "the agent online at the gateway", func() bool { return agentIdle(t, hc, "https://"+r.httpsAddr()+"/api/v1/agents", r.token()) })
 	r.ag.kill()
 	waitUntil(t, time.Minute, "an alert for the stopped agent", func() bool { return len(alerts()) == 1 })
 	a := alerts()[0]
