@@ -558,3 +558,27 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("timers left: %+v", due)
 	}
 }
+
+// A page to a role at 02:00 on the night the clocks go back (Berlin,
+// 2026-10-25: 03:00 CEST becomes 02:00 CET, so 02:00 happens twice)
+// reaches whoever the daily rotation says, and the 08:00 hand-off happens
+// at 08:00 local time, 25 hours after the one before.
+func TestRolePageAt0200OnFallBackNight(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	first0200 := time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC) // 02:00 CEST
+	h := newHospital(t, first0200, engine.Config{})
+	h.person("ana", paging.StageApp)
+	h.person("bo", paging.StageApp)
+	h.role("anaesthesia", "")
+	h.put(storage.KindSchedule, "an", oncall.Schedule{ID: "an", RoleID: "anaesthesia", Name: "Anaesthesia", TimeZone: "Europe/Berlin",
+		Layers: []oncall.Layer{{Name: "daily", Participants: []string{"ana", "bo"}, Start: lt("2026-10-01T08:00"), Shift: oncall.Length{N: 1, Unit: oncall.UnitDay}}}})
+	h.pagerID("3000", paging.Target{Kind: paging.TargetRole, ID: "anaesthesia"})
+	// Shift 23 (24 Oct 08:00 to 25 Oct 08:00) is bo's.
+	want(t, "02:00 CEST", attempts(h.route(h.page("3000", paging.PriorityHigh, "a"))), []string{"bo app sent"})
+	h.clock.set(time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC)) // 02:00 CET, the second time
+	want(t, "02:00 CET", attempts(h.route(h.page("3000", paging.PriorityHigh, "b"))), []string{"bo app sent"})
+	h.clock.set(time.Date(2026, 10, 25, 7, 59, 0, 0, berlin))
+	want(t, "07:59 CET", attempts(h.route(h.page("3000", paging.PriorityHigh, "c"))), []string{"bo app sent"})
+	h.clock.set(time.Date(2026, 10, 25, 8, 0, 0, 0, berlin))
+	want(t, "08:00 CET hands off", attempts(h.route(h.page("3000", paging.PriorityHigh, "d"))), []string{"ana app sent"})
+}
