@@ -109,8 +109,8 @@ func (m *Main) newThreads() (*threads.Service, error) {
 			Group: tc.RetainGroup.Duration, Role: tc.RetainRole.Duration}})
 }
 
-// sweepThreads deletes thread messages past retention every interval
-// (and once at start), each thread swept audited by the store.
+// sweepThreads deletes thread messages and stored pages past retention
+// every interval (and once at start), each sweep audited by the store.
 func (m *Main) sweepThreads(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -121,6 +121,17 @@ func (m *Main) sweepThreads(ctx context.Context, interval time.Duration) {
 			m.log.Error("thread retention sweep", "err", err)
 		case err == nil && rep.Messages > 0:
 			m.log.Info("thread retention sweep", "messages", rep.Messages, "threads", rep.Threads)
+		}
+		// The pages themselves (their sealed text) go after the same time,
+		// once their routing is over; their routes stay, without PHI.
+		if keep := m.cfg.Threads.RetainPage.Duration; keep > 0 {
+			n, err := m.store.SweepPages(ctx, time.Now().Add(-keep), m.engine.Settled, paging.AuditEvent{Actor: "system:retention"})
+			switch {
+			case err != nil && ctx.Err() == nil:
+				m.log.Error("page retention sweep", "err", err)
+			case n > 0:
+				m.log.Info("page retention sweep", "pages", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

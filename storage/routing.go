@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -318,4 +319,76 @@ func (s *Store) Routes(ctx context.Context, limit int, fn func(id paging.ID, rou
 		}
 		return nil
 	})
+}
+
+// SweepPages deletes the stored pages (their sealed text with them)
+// received before cutoff whose routing is settled (settled says so: the
+// page acknowledged, expired or a duplicate, or never routed), in commits
+// of up to 256, each audited with the count and the first and last page
+// deleted. Pages still escalating or on the operators' list are kept,
+// whatever their age. Routes stay: they hold no PHI and are the record of
+// who was paged and why. It returns how many pages it deleted.
+func (s *Store) SweepPages(ctx context.Context, cutoff time.Time, settled func(ctx context.Context, id paging.ID) (bool, error), by paging.AuditEvent) (int, error) {
+	total := 0
+	var after paging.ID
+	for {
+		var batch []paging.ID
+		var last paging.ID
+		err := s.view(ctx, func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketMessages).Cursor()
+			k, _ := seekAfter(c, after)
+			for ; k != nil && len(batch) < 256; k, _ = c.Next() {
+				if len(k) != len(paging.ID{}) {
+					return fmt.Errorf("%w: message key %x", ErrCorrupt, k)
+				}
+				id := paging.ID(k)
+				if !time.UnixMilli(int64(id.Time())).Before(cutoff) {
+					break
+				}
+				last = id
+				batch = append(batch, id)
+			}
+			return nil
+		})
+		if err != nil {
+			return total, fmt.Errorf("sweep pages: %w", err)
+		}
+		if len(batch) == 0 {
+			return total, nil
+		}
+		after = last
+		var gone []paging.ID
+		for _, id := range batch {
+			ok, err := settled(ctx, id)
+			if err != nil {
+				return total, fmt.Errorf("sweep pages: %w", err)
+			}
+			if ok {
+				gone = append(gone, id)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		ev := by
+		ev.Action, ev.Object = "message.retention", "messages"
+		ev.Detail = fmt.Sprintf("%d pages received before %s deleted, %s to %s", len(gone), cutoff.UTC().Format(time.RFC3339), gone[0], gone[len(gone)-1])
+		d := draftAudit(s.now(), ev)
+		err = s.do(ctx, func(tx *txn) error {
+			b := tx.Bucket(bucketMessages)
+			for _, id := range gone {
+				if err := b.Delete(id.Bytes()); err != nil {
+					return err
+				}
+				if err := tx.Bucket(bucketRoutePending).Delete(id.Bytes()); err != nil {
+					return err
+				}
+			}
+			return tx.appendAudit(d)
+		})
+		if err != nil {
+			return total, fmt.Errorf("sweep pages: %w", err)
+		}
+		total += len(gone)
+	}
 }

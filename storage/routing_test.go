@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -124,5 +125,32 @@ func TestRecordsAndDirectoryVersion(t *testing.T) {
 	}
 	if err := s.DeleteRecord(ctx, storage.KindSchedule, "cardio", by); !errors.Is(err, paging.ErrNotFound) {
 		t.Fatalf("delete again: %v", err)
+	}
+}
+
+// Old pages whose routing is settled are deleted with an audit entry;
+// newer ones and those still escalating stay.
+func TestSweepPages(t *testing.T) {
+	s := storagetest.MustOpen(t)
+	ctx := context.Background()
+	old := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []paging.ID
+	for i, at := range []time.Time{old, old.Add(time.Hour), old.Add(2 * time.Hour), old.Add(40 * 24 * time.Hour)} {
+		m := newMsg(fmt.Sprint("page ", i))
+		m.ID, m.Received = paging.NewID(at), at
+		accept(t, s, m)
+		ids = append(ids, m.ID)
+	}
+	active := ids[1] // still escalating
+	n, err := s.SweepPages(ctx, old.Add(30*24*time.Hour), func(_ context.Context, id paging.ID) (bool, error) { return id != active, nil }, by)
+	if err != nil || n != 2 {
+		t.Fatalf("swept %d, %v; want the two old settled pages", n, err)
+	}
+	got := texts(t, s)
+	if len(got) != 2 || got[active] != "page 1" || got[ids[3]] != "page 3" {
+		t.Fatalf("left: %v", got)
+	}
+	if rep := verify(t, s); rep.Entries < 5 {
+		t.Fatalf("audit: %+v", rep)
 	}
 }

@@ -709,6 +709,20 @@ func (e *Engine) Routes(ctx context.Context, limit int, fn func(Route) error) er
 	})
 }
 
+// Settled reports whether a page's routing is over (acknowledged, expired
+// or a duplicate), or the page was never routed: the retention sweep may
+// then delete it.
+func (e *Engine) Settled(ctx context.Context, msg paging.ID) (bool, error) {
+	var r Route
+	switch err := e.st.Route(ctx, msg, &r); {
+	case errors.Is(err, paging.ErrNotFound):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	return r.State == StateAcknowledged || r.State == StateExpired || r.State == StateDuplicate, nil
+}
+
 // Route returns the route of a page.
 func (e *Engine) Route(ctx context.Context, msg paging.ID) (Route, error) {
 	var r Route
