@@ -13,6 +13,7 @@ import (
 	"os"
 	"pagebridge/gateway/api"
 	"pagebridge/gateway/engine"
+	"pagebridge/gateway/snpp"
 	"pagebridge/gateway/threads"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,8 @@ type Main struct {
 	engine  *engine.Engine
 	lines   *lineClock // when each sender line last brought a page
 	threads *threads.Service
+	snpp    *snpp.Server
+	snppLn  net.Listener
 	reg     *prometheus.Registry
 	started time.Time
 	pages   atomic.Uint64
@@ -172,6 +175,12 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return fmt.Errorf("listen %s: %w", m.cfg.Server.Listen, err)
 	}
 	m.httpLn = tls.NewListener(ln, tlsCfg)
+
+	if m.cfg.SNPP.Enabled {
+		if err := m.startSNPP(); err != nil {
+			return err
+		}
+	}
 
 	m.admin, err = admin.Listen(m.cfg.Admin.Socket, adminOps{m}, m.log.With("component", "admin"))
 	if err != nil {
@@ -394,6 +403,9 @@ func (m *Main) Close() error {
 	}
 	if m.admin != nil {
 		errs = append(errs, m.admin.Close())
+	}
+	if m.snpp != nil {
+		errs = append(errs, m.snpp.Close())
 	}
 	if m.bus != nil {
 		m.bus.Close()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type Config struct {
 	Admin   AdminConfig   `toml:"admin"`
 	Audit   AuditConfig   `toml:"audit"`
 	WCTP    WCTPConfig    `toml:"wctp"`
+	SNPP    SNPPConfig    `toml:"snpp"`
 	Bus     BusConfig     `toml:"bus"`
 	Routing RoutingConfig `toml:"routing"`
 	Threads ThreadsConfig `toml:"threads"`
@@ -199,6 +201,27 @@ type WCTPConfig struct {
 	Clients []WCTPClient `toml:"client"`
 }
 
+// SNPPConfig is the SNPP server (RFC 1861 levels 1 and 2).
+type SNPPConfig struct {
+	Enabled bool   `toml:"enabled"`
+	Listen  string `toml:"listen"`
+	// Allow lists the source networks (CIDR) that may connect; empty:
+	// loopback only.
+	Allow []string `toml:"allow"`
+	// Logins, if any, are required before SEND (LOGI id password).
+	Logins      []SNPPLogin `toml:"login"`
+	IdleTimeout Duration    `toml:"idle_timeout"`
+	// Line names SNPP pages' source for senders without a login.
+	Line string `toml:"line"`
+}
+
+// SNPPLogin is one SNPP sender's credentials.
+type SNPPLogin struct {
+	ID       string `toml:"id"`
+	Password string `toml:"password"`
+	Line     string `toml:"line"`
+}
+
 type WCTPClient struct {
 	ID       string `toml:"id"`
 	Password string `toml:"password"`
@@ -241,6 +264,7 @@ func DefaultConfig() Config {
 		WCTP:  WCTPConfig{Enabled: true, MaxText: 4096, MaxBodyBytes: 256 << 10},
 		Bus: BusConfig{Embedded: true, Listen: "127.0.0.1:18830", GatewayUser: "gateway",
 			ClientID: "pagebridge-gateway", AckTimeout: Duration{Duration: 10 * time.Second}},
+		SNPP: SNPPConfig{Listen: "0.0.0.0:444", IdleTimeout: Duration{Duration: 5 * time.Minute}, Line: "SNPP"},
 		Routing: RoutingConfig{PagerMaxLen: 240, SMSMaxLen: 160, AlertAfter: Duration{Duration: time.Minute}, DiskFreeMin: 0.10,
 			DedupeWindow: Duration{Duration: 2 * time.Minute}, RateLimit: 6, RateWindow: Duration{Duration: 10 * time.Minute}},
 		Threads: ThreadsConfig{RetainPage: Duration{Duration: 30 * 24 * time.Hour}, RetainDirect: Duration{Duration: 90 * 24 * time.Hour},
@@ -361,6 +385,19 @@ func (c *Config) Validate() error {
 			return bad("routing.sms_device", "want agent/device, got %q", d)
 		}
 	}
+	if c.SNPP.Enabled {
+		if _, _, err := net.SplitHostPort(c.SNPP.Listen); err != nil {
+			return bad("snpp.listen", "%v", err)
+		}
+		for i, a := range c.SNPP.Allow {
+			if _, err := netip.ParsePrefix(a); err != nil {
+				return bad(fmt.Sprintf("snpp.allow[%d]", i), "%v (want CIDR like 10.1.0.0/16)", err)
+			}
+		}
+		if c.SNPP.IdleTimeout.Duration < time.Second {
+			return bad("snpp.idle_timeout", "must be at least 1s")
+		}
+	}
 	if c.WCTP.MaxText < 1 || c.WCTP.MaxText > 64<<10 {
 		return bad("wctp.max_text", "must be between 1 and 65536")
 	}
@@ -377,6 +414,10 @@ func (c *Config) Validate() error {
 	for _, a := range c.Bus.Agents {
 		agents = append(agents, credential{a.ID, a.Password})
 	}
+	var snppLogins []credential
+	for _, l := range c.SNPP.Logins {
+		snppLogins = append(snppLogins, credential{l.ID, l.Password})
+	}
 	for _, list := range []struct {
 		key, secretKey string
 		minLen         int
@@ -385,6 +426,7 @@ func (c *Config) Validate() error {
 		{"wctp.sender", "security_code", 8, senders},
 		{"wctp.client", "password", 8, clients},
 		{"bus.agent", "password", 12, agents},
+		{"snpp.login", "password", 8, snppLogins},
 	} {
 		if err := checkCredentials(list.key, list.secretKey, list.minLen, list.creds); err != nil {
 			return err

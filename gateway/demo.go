@@ -91,6 +91,7 @@ func demoConfig(root, listen string) (Config, error) {
 		cfg.Routing.FallbackRole = "switchboard"
 		cfg.Routing.AlertPagerID = "it-alerts"
 		cfg.Routing.SMSDevice = "demo-agent/modem-1"
+		cfg.SNPP.Enabled, cfg.SNPP.Listen, cfg.SNPP.Line = true, "127.0.0.1:10444", "SNPP (demo)"
 		if err := writeConfig(path, cfg); err != nil {
 			return Config{}, fmt.Errorf("write demo config: %w", err)
 		}
@@ -104,6 +105,9 @@ func demoConfig(root, listen string) (Config, error) {
 	// that several can run at once.
 	if _, port, err := net.SplitHostPort(listen); err == nil && port == "0" {
 		cfg.Bus.Listen = "127.0.0.1:0"
+		if cfg.SNPP.Enabled {
+			cfg.SNPP.Listen = "127.0.0.1:0"
+		}
 	}
 	return cfg, cfg.Validate()
 }
@@ -259,6 +263,9 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   hardware     %s/api/v1/agents   (API token; agent demo-agent: simulated paging terminal and modem on ptys in %s)
   TAP line     %s   (TAP 1.8 over TCP, as a nurse-call serial device server sends it)
 `, base, base, busAddr(m), base, filepath.Join(root, "dev"), hw.tapAddr)
+	if m.snppLn != nil {
+		fmt.Fprintf(w, "  SNPP         %s   (e.g. sendpage -h %s -p 1002 \"Room 12 call bell\")\n", m.snppLn.Addr(), m.snppLn.Addr())
+	}
 	if password != "" {
 		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
 	}

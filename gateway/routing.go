@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -9,6 +12,7 @@ import (
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
+	"pagebridge/gateway/snpp"
 	"pagebridge/gateway/threads"
 	"pagebridge/storage"
 )
@@ -139,4 +143,34 @@ func (m *Main) sweepThreads(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// startSNPP listens for SNPP senders; pages go through the engine like
+// every other way in.
+func (m *Main) startSNPP() error {
+	sc := m.cfg.SNPP
+	cfg := snpp.Config{IdleTimeout: sc.IdleTimeout.Duration, MaxText: m.cfg.WCTP.MaxText, Line: sc.Line}
+	for _, a := range sc.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return fmt.Errorf("snpp.allow: %w", err)
+		}
+		cfg.Allow = append(cfg.Allow, p)
+	}
+	for _, l := range sc.Logins {
+		cfg.Logins = append(cfg.Logins, snpp.Login{ID: l.ID, Password: l.Password, Line: l.Line})
+	}
+	ln, err := net.Listen("tcp", sc.Listen)
+	if err != nil {
+		return fmt.Errorf("snpp listen %s: %w", sc.Listen, err)
+	}
+	m.snppLn = ln
+	m.snpp = snpp.New(cfg, routedAccepter{m}, m.store, paging.SystemClock{}, m.log)
+	go func() {
+		if err := m.snpp.Serve(ln); err != nil {
+			m.log.Error("snpp server stopped", "err", err)
+		}
+	}()
+	fmt.Fprintf(m.stdout, "listening snpp %s\n", ln.Addr())
+	return nil
 }
