@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -71,6 +72,8 @@ type Server struct {
 	dir   paging.Directory
 	clock paging.Clock
 	log   *slog.Logger
+
+	jobs atomic.Uint64 // job numbers given at PAGE
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -172,6 +175,8 @@ type session struct {
 	login      *Login
 	loginID    string
 	recipients []string
+	ids        []paging.ID // one per recipient, given at PAGE
+	jobs       []uint64    // the job number each PAGE reply named
 	text       *string
 	priority   paging.Priority
 	subject    string
@@ -305,8 +310,13 @@ func (ss *session) page(arg string) {
 		}
 		return
 	}
+	// HylaFAX's sendpage reads a numeric job ID from this reply; the log
+	// line of SEND ties it to the page's ID.
+	job := ss.s.jobs.Add(1)
 	ss.recipients = append(ss.recipients, id)
-	ss.reply(250, "Pager ID accepted")
+	ss.ids = append(ss.ids, paging.NewID(ss.s.clock.Now()))
+	ss.jobs = append(ss.jobs, job)
+	ss.reply(250, fmt.Sprintf("Pager ID accepted; jobid: %d", job))
 }
 
 func (ss *session) mess(arg string) {
@@ -409,7 +419,7 @@ func (ss *session) logi(arg string) {
 }
 
 func (ss *session) reset() {
-	ss.recipients, ss.text, ss.priority, ss.subject, ss.caller = nil, nil, paging.PriorityNormal, "", ""
+	ss.recipients, ss.ids, ss.jobs, ss.text, ss.priority, ss.subject, ss.caller = nil, nil, nil, nil, paging.PriorityNormal, "", ""
 }
 
 // send accepts one page per recipient; 250 only once all are durable.
@@ -429,8 +439,8 @@ func (ss *session) send() {
 	now := ss.s.clock.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, id := range ss.recipients {
-		m := &paging.Message{ID: paging.NewID(now), Source: paging.Source{Protocol: paging.ProtocolSNPP, Line: line, Sender: sender, Address: ss.remote},
+	for i, id := range ss.recipients {
+		m := &paging.Message{ID: ss.ids[i], Source: paging.Source{Protocol: paging.ProtocolSNPP, Line: line, Sender: sender, Address: ss.remote},
 			PagerID: id, Priority: ss.priority, Text: paging.NewPHI(*ss.text), SenderRef: clip(ss.caller, paging.MaxSenderRefLen), Received: now}
 		err := ss.s.acc.Accept(ctx, m, paging.AuditEvent{Actor: "snpp:" + orAnonymous(sender), Source: ss.remote, Detail: "SNPP SEND"})
 		switch {
@@ -442,6 +452,7 @@ func (ss *session) send() {
 			ss.reply(554, "Page not stored, try again later")
 			return
 		}
+		ss.s.log.Info("snpp: page accepted", "jobid", ss.jobs[i], "message", m.ID, "pager_id", id, "remote", ss.remote)
 	}
 	n := len(ss.recipients)
 	ss.reset()
