@@ -173,10 +173,7 @@ func viewOf(v *storage.ThreadView) threadView {
 // read for them on the app (their unread count, and read receipts). The
 // store audits the read ("thread.read", and "message.read" of a page).
 func (a *API) readThread(c *gin.Context, k *call) (reply, error) {
-	if a.threads == nil {
-		return reply{}, errNoThreads
-	}
-	id, err := idParam(c, "id", "thread")
+	id, err := a.threadParam(c)
 	if err != nil {
 		return reply{}, err
 	}
@@ -272,14 +269,11 @@ type postedReply struct {
 
 // postReply posts a message to a thread the caller is a member of.
 func (a *API) postReply(c *gin.Context, k *call) (reply, error) {
-	if a.threads == nil {
-		return reply{}, errNoThreads
-	}
-	ctx := c.Request.Context()
-	id, err := idParam(c, "id", "thread")
+	id, err := a.threadParam(c)
 	if err != nil {
 		return reply{}, err
 	}
+	ctx := c.Request.Context()
 	var req contentRequest
 	if err := decode(c, &req, false); err != nil {
 		return reply{}, err
@@ -304,14 +298,11 @@ type membersReply struct {
 
 // addColleagues adds people to a thread the caller is a member of.
 func (a *API) addColleagues(c *gin.Context, k *call) (reply, error) {
-	if a.threads == nil {
-		return reply{}, errNoThreads
-	}
-	ctx := c.Request.Context()
-	id, err := idParam(c, "id", "thread")
+	id, err := a.threadParam(c)
 	if err != nil {
 		return reply{}, err
 	}
+	ctx := c.Request.Context()
 	var req membersRequest
 	if err := decode(c, &req, false); err != nil {
 		return reply{}, err
@@ -340,10 +331,7 @@ type receiptRequest struct {
 // receipt records what the caller's app reports of a message: delivered,
 // read or acknowledged ("sent" is the store's, set when it was posted).
 func (a *API) receipt(c *gin.Context, k *call) (reply, error) {
-	if a.threads == nil {
-		return reply{}, errNoThreads
-	}
-	id, err := idParam(c, "id", "thread")
+	id, err := a.threadParam(c)
 	if err != nil {
 		return reply{}, err
 	}
@@ -432,4 +420,13 @@ func (a *API) deleteTemplate(c *gin.Context, k *call) (reply, error) {
 		return reply{}, err
 	}
 	return noContent()
+}
+
+// threadParam is the thread named in the path, once the threads service
+// is known to be there.
+func (a *API) threadParam(c *gin.Context) (paging.ID, error) {
+	if a.threads == nil {
+		return paging.ID{}, errNoThreads
+	}
+	return idParam(c, "id", "thread")
 }

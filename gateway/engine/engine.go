@@ -515,33 +515,43 @@ func (e *Engine) dispatch(m *paging.Message, r *Route, ch *change, person string
 			return nil
 		}
 	}
-	switch a.Channel {
-	case paging.ChannelApp:
-		// The thread is the route itself until the web app's threads:
-		// the page is there for the person, with its text sealed.
+	if a.Channel == paging.ChannelApp {
+		// The page is in the person's thread (opened in this step's
+		// commit), its text sealed with the message.
 		a.State, a.Updated = paging.StateSent, now
 		return nil
+	}
+	maxLen := e.opts.Config.PagerMaxLen
+	if a.Channel == paging.ChannelSMS {
+		maxLen = e.opts.Config.SMSMaxLen
+	}
+	text := routing.Notice(a.Channel, e.opts.Config.PHI, m.Priority, r.Source, m.Text, maxLen)
+	return e.sendJob(ch, a, m.Priority, text.Reveal())
+}
+
+// sendJob adds to ch the job that carries text to a's pager or phone: a
+// TAP page through the terminal the endpoint names, or an SMS through the
+// configured modem. The job's key becomes a's ID.
+func (e *Engine) sendJob(ch *change, a *paging.Attempt, prio paging.Priority, text string) error {
+	var via, action string
+	var maxLen int
+	switch a.Channel {
 	case paging.ChannelPager:
-		agent, device, err := e.deviceOf(a.Endpoint.Via)
-		if err != nil {
-			return err
-		}
-		text := routing.Notice(paging.ChannelPager, e.opts.Config.PHI, m.Priority, r.Source, m.Text, e.opts.Config.PagerMaxLen)
-		return ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: m.Priority, Action: ActionTAPPage,
-			To: a.Endpoint.Address, Text: agentapi.TextOf(text)})
+		via, action, maxLen = a.Endpoint.Via, ActionTAPPage, e.opts.Config.PagerMaxLen
 	case paging.ChannelSMS:
 		if e.opts.Config.SMSDevice == "" {
 			return errors.New("no SMS modem configured")
 		}
-		agent, device, err := e.deviceOf(e.opts.Config.SMSDevice)
-		if err != nil {
-			return err
-		}
-		text := routing.Notice(paging.ChannelSMS, e.opts.Config.PHI, m.Priority, r.Source, m.Text, e.opts.Config.SMSMaxLen)
-		return ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: m.Priority, Action: ActionSMSSend,
-			To: a.Endpoint.Address, Text: agentapi.TextOf(text)})
+		via, action, maxLen = e.opts.Config.SMSDevice, ActionSMSSend, e.opts.Config.SMSMaxLen
+	default:
+		return fmt.Errorf("unknown channel %q", a.Channel)
 	}
-	return fmt.Errorf("unknown channel %q", a.Channel)
+	agent, device, err := e.deviceOf(via)
+	if err != nil {
+		return err
+	}
+	return ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: prio, Action: action,
+		To: a.Endpoint.Address, Text: agentapi.Text(routing.Truncate(text, maxLen))})
 }
 
 // deviceOf splits "agent/device", or finds the agent of a bare device.

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/gateway/paging"
 )
 
@@ -179,21 +178,7 @@ func (e *Engine) markBundled(ctx context.Context, it bundled, carrier bool, k li
 		a.State, a.Updated, a.Note = paging.StateSent, now, fmt.Sprintf("in a bundle notice of %d pages", n)
 		return e.commit(ctx, ch)
 	}
-	var err error
-	switch k.endpoint.Channel {
-	case paging.ChannelPager:
-		var agent, device string
-		if agent, device, err = e.deviceOf(k.endpoint.Via); err == nil {
-			err = ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: prio, Action: ActionTAPPage,
-				To: k.endpoint.Address, Text: agentapi.Text(truncate(text, e.opts.Config.PagerMaxLen))})
-		}
-	case paging.ChannelSMS:
-		var agent, device string
-		if agent, device, err = e.deviceOf(e.opts.Config.SMSDevice); err == nil {
-			err = ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: prio, Action: ActionSMSSend,
-				To: k.endpoint.Address, Text: agentapi.Text(truncate(text, e.opts.Config.SMSMaxLen))})
-		}
-	}
+	err := e.sendJob(ch, a, prio, text)
 	a.Note = fmt.Sprintf("bundle notice of %d pages", n)
 	if err != nil {
 		a.State, a.Note = paging.StateFailedPerm, err.Error()
@@ -207,11 +192,4 @@ func plural(n int, one, many string) string {
 		return one
 	}
 	return many
-}
-
-func truncate(s string, n int) string {
-	if n > 0 && len(s) > n {
-		return s[:n]
-	}
-	return s
 }

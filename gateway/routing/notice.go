@@ -100,6 +100,10 @@ func clean(s string) string {
 
 // truncate cuts s to at most max bytes on a rune boundary, ending in
 // TruncMarker when it cut. max ≤ 0: no limit.
+// Truncate shortens s to at most max bytes (max ≤ 0: no limit) without
+// splitting a rune, marking the cut with TruncMarker.
+func Truncate(s string, max int) string { return truncate(s, max) }
+
 func truncate(s string, max int) string {
 	if max <= 0 || len(s) <= max {
 		return s

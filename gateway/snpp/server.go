@@ -284,8 +284,10 @@ func (ss *session) command(r *bufio.Reader, line string) bool {
 		return false
 	case "":
 		ss.reply(500, "Empty command")
+	case "2WAY", "PING", "EXPT", "NOQU", "ACKR", "RTYP", "MCRE", "MSTA", "KTAG":
+		ss.reply(500, "Two-way (level 3) commands are not supported")
 	default:
-		ss.reply(500, "Command not implemented")
+		ss.reply(500, "Unknown command")
 	}
 	return true
 }
