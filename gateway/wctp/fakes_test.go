@@ -128,6 +128,7 @@ type env struct {
 	h   *Handler
 	acc *fakeAccepter
 	dir *fakeDirectory
+	tr  *fakeTracker
 	log *syncBuffer
 }
 
@@ -151,10 +152,13 @@ func (s *syncBuffer) String() string {
 func newEnv(t *testing.T, edit func(*Config)) *env {
 	t.Helper()
 	cfg := testConfig()
+	tr := newFakeTracker()
+	cfg.Tracker = tr
 	if edit != nil {
 		edit(&cfg)
 	}
 	e := &env{
+		tr:  tr,
 		acc: &fakeAccepter{},
 		dir: &fakeDirectory{ids: map[string]paging.PagerID{
 			"4711":       {ID: "4711", Target: paging.Target{Kind: paging.TargetRole, ID: "4w-charge"}},
@@ -169,7 +173,7 @@ func newEnv(t *testing.T, edit func(*Config)) *env {
 	}
 	e.h = h
 	t.Cleanup(func() {
-		if strings.Contains(e.log.String(), phiMarker) {
+		if strings.Contains(e.log.String(), phiMarker) || strings.Contains(e.log.String(), "PATIENT-JONES") {
 			t.Errorf("log carries page text:\n%s", e.log)
 		}
 		for _, secret := range []string{"s3cret-4w", "mySecretPassword", "client-pw"} {

@@ -1,9 +1,7 @@
 package wctp
 
 import (
-	"bytes"
 	"flag"
-	"os"
 	"testing"
 )
 
@@ -38,20 +36,7 @@ func TestGolden(t *testing.T) {
 			}
 			w := e.post(t, body)
 			wctpReply(t, w)
-			got := w.Body.Bytes()
-			path := "testdata/" + tt.golden + ".golden"
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("reply differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-			}
+			golden(t, tt.golden, w.Body.Bytes())
 			if n, wantN := e.acc.Calls(), map[bool]int{true: 0, false: 1}[tt.edit != nil]; n != wantN {
 				t.Errorf("Accept called %d times, want %d", n, wantN)
 			}

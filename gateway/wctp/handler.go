@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
@@ -80,6 +79,22 @@ type Config struct {
 	// NewID makes message IDs (the tracking numbers of client messages).
 	// Default paging.NewID; tests inject a deterministic one.
 	NewID func(time.Time) paging.ID
+
+	// Tracker, if set, records every accepted page and answers
+	// wctp-ClientQuery and wctp-PollForMessages; without it they are
+	// answered CodeOperationNotSupported.
+	Tracker Tracker
+	// Responder names this server in wctp-VersionResponse. Default
+	// DefaultResponder.
+	Responder string
+	// Contact, if set, is sent in wctp-VersionResponse as
+	// wctp-ContactInfo (who runs this server).
+	Contact Contact
+}
+
+// Contact is wctp-ContactInfo: how to reach whoever runs the server.
+type Contact struct {
+	Email, Phone, WWW, Info string
 }
 
 type credential struct {
@@ -98,6 +113,10 @@ type Handler struct {
 	classify func(paging.Message) paging.Priority
 	onResult func(status, code int)
 	newID    func(time.Time) paging.ID
+	tracker  Tracker
+	// responder and contact answer wctp-VersionQuery.
+	responder string
+	contact   Contact
 
 	acc   paging.Accepter
 	dir   paging.Directory
@@ -123,6 +142,7 @@ func NewHandler(cfg Config, acc paging.Accepter, dir paging.Directory, clock pag
 		classify: cfg.Classify,
 		onResult: cfg.OnResult,
 		newID:    cfg.NewID,
+		tracker:  cfg.Tracker,
 		acc:      acc,
 		dir:      dir,
 		clock:    clock,
@@ -145,6 +165,10 @@ func NewHandler(cfg Config, acc paging.Accepter, dir paging.Directory, clock pag
 	}
 	if h.newID == nil {
 		h.newID = paging.NewID
+	}
+	h.responder, h.contact = cfg.Responder, cfg.Contact
+	if h.responder == "" {
+		h.responder = DefaultResponder
 	}
 	if h.clock == nil {
 		h.clock = paging.SystemClock{}
@@ -215,8 +239,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	// What Parse returns shares no memory with body.
-	req, err := Parse(body)
+	// What ParseRequest returns shares no memory with body.
+	req, err := ParseRequest(body)
 	if err != nil {
 		var we *Error
 		if !errors.As(err, &we) {
@@ -225,7 +249,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, log, we)
 		return
 	}
-	h.submit(r.Context(), w, log, r.RemoteAddr, req)
+	v, _ := lookupVersion(req.Version)
+	switch req.Op {
+	case opClientQuery:
+		h.query(r.Context(), w, log, r.RemoteAddr, v, req.Query)
+	case opPollForMessages:
+		h.poll(r.Context(), w, log, r.RemoteAddr, v, req.Poll)
+	case opVersionQuery:
+		log.add(slog.String(keyOp, opVersionQuery))
+		h.write(w, log, CodeSuccess, versionResponseBody(v, h.responder, h.contact, h.clock.Now()))
+		log.write(slog.LevelDebug, "wctp version query answered")
+	default:
+		h.submit(r.Context(), w, log, r.RemoteAddr, req.Submit)
+	}
 }
 
 // submit authenticates, checks and accepts a parsed request.
@@ -240,17 +276,12 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 	if req.Client {
 		creds, idName = h.clients, "client senderID"
 	}
-	cred, known := creds[req.SenderID]
-	// Compare digests, so the time taken says nothing about the secret's
-	// length; compare even for an unknown sender, so it says nothing about
-	// which senders exist.
-	given := sha256.Sum256([]byte(req.SecurityCode))
-	codeOK := subtle.ConstantTimeCompare(given[:], cred.digest[:]) == 1
+	cred, known, ok := authenticate(creds, req.SenderID, req.SecurityCode)
 	switch {
 	case !known:
 		fail(CodeInvalidSenderID, "unknown "+idName)
 		return
-	case !codeOK:
+	case !ok:
 		fail(CodeInvalidSecurityCode, "wrong security code for "+idName)
 		return
 	}
@@ -321,7 +352,20 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 		fail(CodeInternalError, "accept failed")
 		return
 	}
-	h.reply(w, log, v, req.Client, CodeSuccess, id)
+	if h.tracker != nil {
+		// After the accept, before the reply: a sender that hears 200
+		// can ask about the page. A failure here loses the page's
+		// status and replies, not the page, which is stored and routed:
+		// the sender still hears 200, and the error is logged.
+		t := Tracked{Party: Party{Client: req.Client, ID: req.SenderID}, Message: m.ID, Ref: req.MessageID,
+			Recipient: req.RecipientID, Received: now, AllowResponse: !req.NoResponse,
+			NotifyQueued: req.NotifyQueued, NotifyDelivered: req.NotifyDelivered, NotifyRead: req.NotifyRead}
+		if err := h.tracker.Track(ctx, t); err != nil {
+			h.log.LogAttrs(ctx, slog.LevelError, "wctp page accepted but not tracked: no status or replies for it",
+				slog.String(keySender, req.SenderID), slog.String(keyID, id), slog.Any(keyErr, err))
+		}
+	}
+	h.reply(w, log, v, req.Client, "", CodeSuccess, id)
 	// Debug, not Info: the audit chain already records every accepted
 	// page (who, when, from where), and a line per page at thousands of
 	// pages a second would only trip journald's rate limit. Refusals stay
@@ -335,7 +379,7 @@ func (h *Handler) fail(w http.ResponseWriter, log *reqLog, e *Error) {
 		e.Version, _ = lookupVersion(DefaultVersion)
 	}
 	log.add(slog.String(keyReason, e.Reason))
-	h.reply(w, log, e.Version, e.Client, e.Code, "")
+	h.reply(w, log, e.Version, e.Client, e.Op, e.Code, "")
 	level := slog.LevelInfo
 	if e.Code >= 600 {
 		level = slog.LevelError
@@ -344,17 +388,22 @@ func (h *Handler) fail(w http.ResponseWriter, log *reqLog, e *Error) {
 	log.write(level, "wctp request refused")
 }
 
-// reply writes a WCTP document with HTTP 200.
-func (h *Handler) reply(w http.ResponseWriter, log *reqLog, v Version, client bool, code int, tracking string) {
-	body := replyBody(v, client, code, tracking)
+// reply writes the answer to a submit, or a failure, with HTTP 200.
+func (h *Handler) reply(w http.ResponseWriter, log *reqLog, v Version, client bool, op string, code int, tracking string) {
+	h.write(w, log, code, replyBody(v, client, op, code, tracking))
+}
+
+// write sends a WCTP document with HTTP 200.
+func (h *Handler) write(w http.ResponseWriter, log *reqLog, code int, body []byte) {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/xml; charset=utf-8")
 	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body); err != nil {
-		// After a success this means the page is stored but the sender
-		// may not know; it will retry and the page may arrive twice.
+		// After a successful submit this means the page is stored but
+		// the sender may not know; it will retry and the page may arrive
+		// twice. After a poll, what it carried is sent again by the next.
 		log.add(slog.Any(keyErr, err))
 		log.write(slog.LevelWarn, "wctp reply not sent")
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -35,8 +36,9 @@ func TestRefused(t *testing.T) {
 		edit        func(*env)
 		chunked     bool // send without Content-Length
 		wantStatus  int
-		wantCode    int  // 0: not a WCTP reply
-		wantClient  bool // failure wrapped in wctp-SubmitClientResponse
+		wantCode    int    // 0: not a WCTP reply
+		wantClient  bool   // failure wrapped in wctp-SubmitClientResponse
+		wantWrap    string // failure wrapped in this query operation's response
 	}{
 		// HTTP level.
 		{name: "GET", method: http.MethodGet, body: "", wantStatus: 405},
@@ -121,10 +123,44 @@ func TestRefused(t *testing.T) {
 		{name: "empty version", body: replace(t, sr, `wctpVersion="wctp-dtd-v1r3"`, `wctpVersion=""`), wantStatus: 200, wantCode: 303},
 
 		// Other operations.
-		{name: "ClientQuery", body: op(`<wctp-ClientQuery senderID="answering-svc" recipientID="4711" trackingNumber="1"/>`), wantStatus: 200, wantCode: 300},
-		{name: "PollForMessages", body: op(`<wctp-PollForMessages pollerID="x" securityCode="y"/>`), wantStatus: 200, wantCode: 300},
-		{name: "VersionQuery", body: op(`<wctp-VersionQuery inquirer="x"/>`), wantStatus: 200, wantCode: 300},
+		{name: "ClientQuery without a tracker", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711" trackingNumber="1"/>`),
+			edit: func(e *env) { e.h.tracker = nil }, wantStatus: 200, wantCode: 300, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "PollForMessages without a tracker", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"/>`),
+			edit: func(e *env) { e.h.tracker = nil }, wantStatus: 200, wantCode: 300, wantWrap: "wctp-PollResponse"},
 		{name: "SendMsgMulti", body: op(`<wctp-SendMsgMulti/>`), wantStatus: 200, wantCode: 300},
+		{name: "LookupSubscriber", body: op(`<wctp-LookupSubscriber/>`), wantStatus: 200, wantCode: 300},
+
+		// The query operations, malformed or refused.
+		{name: "ClientQuery without trackingNumber", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery without recipientID", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" trackingNumber="1"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery empty trackingNumber", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711" trackingNumber=""/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery overlong trackingNumber", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711" trackingNumber="` + strings.Repeat("1", 65) + `"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery with content", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711" trackingNumber="1">x</wctp-ClientQuery>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery unknown client", body: op(`<wctp-ClientQuery senderID="someone" miscInfo="client-pw" recipientID="4711" trackingNumber="1"/>`), wantStatus: 200, wantCode: 401, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery sender as client", body: op(`<wctp-ClientQuery senderID="nursecall-4w" miscInfo="s3cret-4w" recipientID="4711" trackingNumber="1"/>`), wantStatus: 200, wantCode: 401, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery wrong password", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="guess" recipientID="4711" trackingNumber="1"/>`), wantStatus: 200, wantCode: 402, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery without password", body: op(`<wctp-ClientQuery senderID="answering-svc" recipientID="4711" trackingNumber="1"/>`), wantStatus: 200, wantCode: 402, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery unknown tracking number", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="4711" trackingNumber="nope"/>`), wantStatus: 200, wantCode: 504, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "ClientQuery tracker down", body: op(`<wctp-ClientQuery senderID="answering-svc" miscInfo="client-pw" recipientID="8005551212" trackingNumber="` + trackedID + `"/>`),
+			edit: func(e *env) { e.tr.err = fmt.Errorf("disk: %w", paging.ErrTemporary) }, wantStatus: 200, wantCode: 604, wantWrap: "wctp-ClientQueryResponse"},
+		{name: "PollForMessages without pollerID", body: op(`<wctp-PollForMessages securityCode="s3cret-4w"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages unknown poller", body: op(`<wctp-PollForMessages pollerID="intruder" securityCode="s3cret-4w"/>`), wantStatus: 200, wantCode: 432, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages client as poller", body: op(`<wctp-PollForMessages pollerID="answering-svc" securityCode="client-pw"/>`), wantStatus: 200, wantCode: 432, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages wrong securityCode", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="guess"/>`), wantStatus: 200, wantCode: 432, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages without securityCode", body: op(`<wctp-PollForMessages pollerID="nursecall-4w"/>`), wantStatus: 200, wantCode: 432, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages zero batch", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w" maxMessagesInBatch="0"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages batch not a number", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w" maxMessagesInBatch="ten"/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages unknown child", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"><wctp-Message sequenceNo="1"/></wctp-PollForMessages>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "MessageReceived without sequenceNo", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"><wctp-MessageReceived><wctp-Success successCode="200"/></wctp-MessageReceived></wctp-PollForMessages>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "MessageReceived empty", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"><wctp-MessageReceived sequenceNo="1"/></wctp-PollForMessages>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "MessageReceived two results", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"><wctp-MessageReceived sequenceNo="1"><wctp-Success successCode="200"/><wctp-Success successCode="200"/></wctp-MessageReceived></wctp-PollForMessages>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "MessageReceived other result", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"><wctp-MessageReceived sequenceNo="1"><wctp-NoMessages/></wctp-MessageReceived></wctp-PollForMessages>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-PollResponse"},
+		{name: "PollForMessages tracker down", body: op(`<wctp-PollForMessages pollerID="nursecall-4w" securityCode="s3cret-4w"/>`),
+			edit: func(e *env) { e.tr.err = errors.New("boom") }, wantStatus: 200, wantCode: 604, wantWrap: "wctp-PollResponse"},
+		{name: "VersionQuery without inquirer", body: op(`<wctp-VersionQuery/>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-VersionResponse"},
+		{name: "VersionQuery with content", body: op(`<wctp-VersionQuery inquirer="x"><wctp-ContactInfo/></wctp-VersionQuery>`), wantStatus: 200, wantCode: 302, wantWrap: "wctp-VersionResponse"},
+		{name: "bad allowResponse", body: replace(t, sr, `allowResponse="false"`, `allowResponse="yes"`), wantStatus: 200, wantCode: 302},
+		{name: "bad notifyWhenDelivered", body: replace(t, sr, `notifyWhenDelivered="true"`, `notifyWhenDelivered="1"`), wantStatus: 200, wantCode: 302},
 		{name: "MessageReply", body: op(`<wctp-MessageReply/>`), wantStatus: 200, wantCode: 300},
 
 		// Unsupported payloads.
@@ -201,6 +237,10 @@ func TestRefused(t *testing.T) {
 				if tt.wantStatus == 405 && w.Header().Get("Allow") != "POST" {
 					t.Errorf("Allow = %q, want POST", w.Header().Get("Allow"))
 				}
+			} else if tt.wantWrap != "" {
+				if code := failureIn(t, w, tt.wantWrap); code != tt.wantCode {
+					t.Errorf("failure code = %d, want %d:\n%s", code, tt.wantCode, w.Body)
+				}
 			} else {
 				resp := wctpReply(t, w)
 				if resp.Success || resp.Code != tt.wantCode {
@@ -250,7 +290,7 @@ func TestAcceptSubmitRequest(t *testing.T) {
 		SenderRef: "4W-0001",
 		Received:  testNow,
 	}
-	if msgs[0] != want {
+	if !reflect.DeepEqual(msgs[0], want) {
 		t.Errorf("message =\n%#v\nwant\n%#v\ntext %q", msgs[0], want, msgs[0].Text.Reveal())
 	}
 	wantEv := paging.AuditEvent{

@@ -20,11 +20,16 @@ const (
 	opOperation           = "wctp-Operation"
 	opSubmitRequest       = "wctp-SubmitRequest"
 	opSubmitClientMessage = "wctp-SubmitClientMessage"
+	opClientQuery         = "wctp-ClientQuery"
+	opPollForMessages     = "wctp-PollForMessages"
+	opVersionQuery        = "wctp-VersionQuery"
 )
 
-// otherOperations are the operations WCTP 1.0–1.3 define that Pagebridge
-// does not offer: they get CodeOperationNotSupported. Any other element
-// inside wctp-Operation is invalid (CodeValidation).
+// otherOperations are the operations WCTP 1.0–1.3 define besides the
+// submits. Parse answers them all with CodeOperationNotSupported;
+// ParseRequest reads wctp-ClientQuery, wctp-PollForMessages and
+// wctp-VersionQuery and answers the rest so. Any other element inside
+// wctp-Operation is invalid (CodeValidation).
 var otherOperations = map[string]bool{
 	"wctp-BindDomainAlias":        true,
 	"wctp-ClientQuery":            true,
@@ -518,42 +523,53 @@ func Parse(body []byte) (SubmitRequest, error) {
 	if err != nil {
 		return SubmitRequest{}, err
 	}
-	r, err := fromTree(root)
-	if err != nil {
-		return SubmitRequest{}, err
+	p, op, perr := operation(root)
+	if perr != nil {
+		return SubmitRequest{}, perr
+	}
+	var r SubmitRequest
+	switch op.name {
+	case opSubmitRequest:
+		r, perr = p.submitRequest(op)
+	case opSubmitClientMessage:
+		p.client = true
+		r, perr = p.submitClientMessage(op)
+	default:
+		perr = p.otherOperation(op)
+	}
+	if perr != nil { // a nil *Error is not a nil error
+		return SubmitRequest{}, perr
 	}
 	return r, nil
 }
 
-// fromTree reads a submit operation out of a parsed document.
-func fromTree(root *node) (SubmitRequest, *Error) {
+// operation checks the root of a parsed document and returns its one
+// operation, with a parser that knows the version.
+func operation(root *node) (parser, *node, *Error) {
 	if root.name != opOperation {
-		return SubmitRequest{}, &Error{Code: CodeValidation, Reason: "root element is not wctp-Operation"}
+		return parser{}, nil, &Error{Code: CodeValidation, Reason: "root element is not wctp-Operation"}
 	}
 	vs, ok := root.attr("wctpVersion")
 	if !ok {
-		return SubmitRequest{}, &Error{Code: CodeValidation, Reason: "wctp-Operation without wctpVersion"}
+		return parser{}, nil, &Error{Code: CodeValidation, Reason: "wctp-Operation without wctpVersion"}
 	}
 	v, ok := lookupVersion(vs)
 	if !ok {
-		return SubmitRequest{}, &Error{Code: CodeVersion, Reason: "unsupported wctpVersion"}
+		return parser{}, nil, &Error{Code: CodeVersion, Reason: "unsupported wctpVersion"}
 	}
 	p := parser{v: v}
 	if root.hasText() || len(root.children) != 1 {
-		return SubmitRequest{}, p.invalid("wctp-Operation must hold exactly one operation")
+		return p, nil, p.invalid("wctp-Operation must hold exactly one operation")
 	}
-	op := root.children[0]
-	switch op.name {
-	case opSubmitRequest:
-		return p.submitRequest(op)
-	case opSubmitClientMessage:
-		p.client = true
-		return p.submitClientMessage(op)
-	}
+	return p, root.children[0], nil
+}
+
+// otherOperation refuses an operation the caller does not read.
+func (p parser) otherOperation(op *node) *Error {
 	if otherOperations[op.name] {
-		return SubmitRequest{}, p.fail(CodeOperationNotSupported, "operation not supported")
+		return p.fail(CodeOperationNotSupported, "operation not supported")
 	}
-	return SubmitRequest{}, p.invalid("unknown operation")
+	return p.invalid("unknown operation")
 }
 
 // parser carries what is known about the request so that a refusal is
@@ -561,10 +577,13 @@ func fromTree(root *node) (SubmitRequest, *Error) {
 type parser struct {
 	v      Version
 	client bool
+	// op is the operation being read when it is not a submit: its
+	// response wraps a refusal.
+	op string
 }
 
 func (p parser) fail(code int, reason string) *Error {
-	return &Error{Code: code, Reason: reason, Client: p.client, Version: p.v}
+	return &Error{Code: code, Reason: reason, Client: p.client, Version: p.v, Op: p.op}
 }
 
 func (p parser) invalid(reason string) *Error { return p.fail(CodeValidation, reason) }
@@ -643,6 +662,36 @@ func (p parser) priority(n *node) (string, *Error) {
 	return "", p.invalid("deliveryPriority is not HIGH, NORMAL or LOW")
 }
 
+// flags reads allowResponse and notifyWhenQueued, notifyWhenDelivered and
+// notifyWhenRead: true or false in any ASCII case, absent meaning the
+// DTD's default (allowResponse true, the others false).
+func (p parser) flags(n *node, r *SubmitRequest) *Error {
+	for _, f := range []struct {
+		name string
+		dst  *bool
+		when bool // the value that sets *dst
+	}{
+		{"allowResponse", &r.NoResponse, false},
+		{"notifyWhenQueued", &r.NotifyQueued, true},
+		{"notifyWhenDelivered", &r.NotifyDelivered, true},
+		{"notifyWhenRead", &r.NotifyRead, true},
+	} {
+		v, ok := n.attr(f.name)
+		if !ok {
+			continue
+		}
+		switch v = strings.TrimSpace(v); {
+		case asciiEqualFold(v, "true"):
+			*f.dst = f.when
+		case asciiEqualFold(v, "false"):
+			*f.dst = !f.when
+		default:
+			return p.invalid(f.name + " is not true or false")
+		}
+	}
+	return nil
+}
+
 // asciiEqualFold is strings.EqualFold without Unicode folding, so that
 // look-alikes such as U+212A KELVIN SIGN do not match.
 func asciiEqualFold(a, b string) bool {
@@ -696,6 +745,9 @@ func (p parser) submitRequest(op *node) (SubmitRequest, *Error) {
 	if r.DeliveryPriority, err = p.priority(ctl); err != nil {
 		return SubmitRequest{}, err
 	}
+	if err = p.flags(ctl, &r); err != nil {
+		return SubmitRequest{}, err
+	}
 	if r.RecipientID, err = p.attr(rcpt, "recipientID", true); err != nil {
 		return SubmitRequest{}, err
 	}
@@ -734,6 +786,9 @@ func (p parser) submitClientMessage(op *node) (SubmitRequest, *Error) {
 	}
 	if ctl != nil {
 		if r.DeliveryPriority, err = p.priority(ctl); err != nil {
+			return SubmitRequest{}, err
+		}
+		if err = p.flags(ctl, &r); err != nil {
 			return SubmitRequest{}, err
 		}
 	}
@@ -824,9 +879,12 @@ func Encode(r SubmitRequest) ([]byte, error) {
 			attr("miscInfo", r.SecurityCode)
 		}
 		b.WriteString("/>\n")
-		if r.DeliveryPriority != "" {
+		if r.DeliveryPriority != "" || r.hasFlags() {
 			b.WriteString("<wctp-ClientMessageControl")
-			attr("deliveryPriority", r.DeliveryPriority)
+			writeFlags(&b, r)
+			if r.DeliveryPriority != "" {
+				attr("deliveryPriority", r.DeliveryPriority)
+			}
 			b.WriteString("/>\n")
 		}
 	} else {
@@ -837,6 +895,7 @@ func Encode(r SubmitRequest) ([]byte, error) {
 		}
 		b.WriteString("/>\n<wctp-MessageControl")
 		attr("messageID", r.MessageID)
+		writeFlags(&b, r)
 		if r.DeliveryPriority != "" {
 			attr("deliveryPriority", r.DeliveryPriority)
 		}
@@ -855,6 +914,22 @@ func Encode(r SubmitRequest) ([]byte, error) {
 	b.WriteString("</wctp-Alphanumeric>\n</wctp-Payload>\n")
 	b.WriteString("</" + r.Operation() + ">\n</wctp-Operation>\n")
 	return b.Bytes(), nil
+}
+
+// writeFlags writes the flags of r that differ from the DTD's defaults.
+func writeFlags(b *bytes.Buffer, r SubmitRequest) {
+	if r.NoResponse {
+		b.WriteString(` allowResponse="false"`)
+	}
+	if r.NotifyQueued {
+		b.WriteString(` notifyWhenQueued="true"`)
+	}
+	if r.NotifyDelivered {
+		b.WriteString(` notifyWhenDelivered="true"`)
+	}
+	if r.NotifyRead {
+		b.WriteString(` notifyWhenRead="true"`)
+	}
 }
 
 // writeHead writes the XML declaration, the DOCTYPE and the opening

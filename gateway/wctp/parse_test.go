@@ -112,10 +112,22 @@ func FuzzParse(f *testing.F) {
 		`<!DOCTYPE wctp-Operation [<!ENTITY a "b">]><wctp-Operation wctpVersion="wctp-dtd-v1r3">&a;</wctp-Operation>`,
 		`<wctp-Operation wctpVersion="1.0"><wctp-SubmitClientMessage><wctp-SubmitClientHeader><wctp-ClientOriginator senderID="c" miscInfo="p"/><wctp-Recipient recipientID="r"/></wctp-SubmitClientHeader><wctp-Payload><wctp-Alphanumeric><![CDATA[<x>]]>&#xD;</wctp-Alphanumeric></wctp-Payload></wctp-SubmitClientMessage></wctp-Operation>`,
 		`<wctp-Operation wctpVersion="wctp-dtd-v1r3"><wctp-PollForMessages pollerID="x"/></wctp-Operation>`,
+		`<wctp-Operation wctpVersion="wctp-dtd-v1r3"><wctp-PollForMessages pollerID="x" securityCode="y" maxMessagesInBatch="3"><wctp-MessageReceived sequenceNo="1"><wctp-Success successCode="200"/></wctp-MessageReceived><wctp-MessageReceived sequenceNo="2"><wctp-Failure errorCode="604"/></wctp-MessageReceived></wctp-PollForMessages></wctp-Operation>`,
+		`<wctp-Operation wctpVersion="wctp-dtd-v1r1"><wctp-ClientQuery senderID="c" miscInfo="p" recipientID="r" trackingNumber="01KX"/></wctp-Operation>`,
+		`<wctp-Operation wctpVersion="wctp-dtd-v1r3"><wctp-VersionQuery inquirer="i" dateTime="2026-03-01T10:00:00"/></wctp-Operation>`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// ParseRequest reads the query operations too: the same refusals.
+		if q, err := ParseRequest(body); err != nil {
+			var we *Error
+			if !errors.As(err, &we) || CodeText(we.Code) == "" {
+				t.Fatalf("ParseRequest error %v is not an *Error with a known code", err)
+			}
+		} else if q.Op == "" || q.Poll.MaxMessages < 0 || q.Poll.MaxMessages > MaxPollBatch {
+			t.Fatalf("ParseRequest = %+v", q)
+		}
 		r, err := Parse(body)
 		if err != nil {
 			var we *Error

@@ -343,6 +343,36 @@ func (p refParser) priority(n *refNode) (string, *Error) {
 	return "", p.invalid("deliveryPriority is not HIGH, NORMAL or LOW")
 }
 
+// flags reads the DTD's boolean message control attributes, in the
+// DTD's order; allowResponse is stored inverted (NoResponse).
+func (p refParser) flags(n *refNode, r *SubmitRequest) *Error {
+	for _, name := range []string{"allowResponse", "notifyWhenQueued", "notifyWhenDelivered", "notifyWhenRead"} {
+		v, ok := n.attr(name)
+		if !ok {
+			continue
+		}
+		var b bool
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true":
+			b = true
+		case "false":
+		default:
+			return p.invalid(name + " is not true or false")
+		}
+		switch name {
+		case "allowResponse":
+			r.NoResponse = !b
+		case "notifyWhenQueued":
+			r.NotifyQueued = b
+		case "notifyWhenDelivered":
+			r.NotifyDelivered = b
+		case "notifyWhenRead":
+			r.NotifyRead = b
+		}
+	}
+	return nil
+}
+
 func (p refParser) submitRequest(op *refNode) (SubmitRequest, *Error) {
 	r := SubmitRequest{Version: p.v.Token}
 	parts, err := p.elements(op, []string{"wctp-SubmitHeader", "wctp-Payload"})
@@ -372,6 +402,9 @@ func (p refParser) submitRequest(op *refNode) (SubmitRequest, *Error) {
 		return SubmitRequest{}, p.invalid(fmt.Sprintf("messageID must be 1 to %d bytes", paging.MaxSenderRefLen))
 	}
 	if r.DeliveryPriority, err = p.priority(ctl); err != nil {
+		return SubmitRequest{}, err
+	}
+	if err = p.flags(ctl, &r); err != nil {
 		return SubmitRequest{}, err
 	}
 	if r.RecipientID, err = p.attr(hdr["wctp-Recipient"], "recipientID", true); err != nil {
@@ -408,6 +441,9 @@ func (p refParser) submitClientMessage(op *refNode) (SubmitRequest, *Error) {
 	}
 	if ctl := hdr["wctp-ClientMessageControl"]; ctl != nil {
 		if r.DeliveryPriority, err = p.priority(ctl); err != nil {
+			return SubmitRequest{}, err
+		}
+		if err = p.flags(ctl, &r); err != nil {
 			return SubmitRequest{}, err
 		}
 	}

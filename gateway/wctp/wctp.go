@@ -23,6 +23,9 @@ const (
 	CodeMessageTooLong        = 411 // text longer than the configured maximum
 	CodeMCRNotSupported       = 419 // wctp-MCR payload (multiple choice response)
 	CodeBinaryNotSupported    = 430 // wctp-TransparentData payload
+	CodeInvalidPoller         = 432 // poll: unknown pollerID or wrong securityCode
+	CodeMessageExpired        = 501 // status: nobody acknowledged the page before it expired
+	CodeUnknownMessage        = 504 // query: no such message of this sender
 	CodeInternalError         = 604 // temporary: the page was not stored, retry
 )
 
@@ -40,6 +43,9 @@ var codeText = map[int]string{
 	CodeMessageTooLong:        "Message exceeds allowable length",
 	CodeMCRNotSupported:       "MCRs not supported",
 	CodeBinaryNotSupported:    "Binary messages not supported",
+	CodeInvalidPoller:         "Invalid pollerID or securityCode",
+	CodeMessageExpired:        "Message expired",
+	CodeUnknownMessage:        "Unknown message reference",
 	CodeInternalError:         "Internal server error, try again later",
 }
 
@@ -113,6 +119,18 @@ type SubmitRequest struct {
 	DeliveryPriority string
 	// Text is the wctp-Alphanumeric payload.
 	Text paging.PHI
+
+	// NoResponse is allowResponse="false": the sender wants no replies.
+	// The DTD's default, and so the zero value, allows them.
+	NoResponse bool
+	// NotifyQueued, NotifyDelivered and NotifyRead are notifyWhenQueued,
+	// notifyWhenDelivered and notifyWhenRead: the status notifications an
+	// enterprise sender asks to poll for (wctp-StatusInfo).
+	NotifyQueued, NotifyDelivered, NotifyRead bool
+}
+
+func (r SubmitRequest) hasFlags() bool {
+	return r.NoResponse || r.NotifyQueued || r.NotifyDelivered || r.NotifyRead
 }
 
 // Operation returns the element name of the request's operation.
@@ -131,8 +149,9 @@ func (r SubmitRequest) String() string {
 
 // GoString redacts like String.
 func (r SubmitRequest) GoString() string {
-	return fmt.Sprintf("wctp.SubmitRequest{Client:%t, Version:%q, SenderID:%q, SecurityCode:%s, MessageID:%q, RecipientID:%q, DeliveryPriority:%q, Text:%#v}",
-		r.Client, r.Version, r.SenderID, paging.Redacted, r.MessageID, r.RecipientID, r.DeliveryPriority, r.Text)
+	return fmt.Sprintf("wctp.SubmitRequest{Client:%t, Version:%q, SenderID:%q, SecurityCode:%s, MessageID:%q, RecipientID:%q, DeliveryPriority:%q, Text:%#v, NoResponse:%t, NotifyQueued:%t, NotifyDelivered:%t, NotifyRead:%t}",
+		r.Client, r.Version, r.SenderID, paging.Redacted, r.MessageID, r.RecipientID, r.DeliveryPriority, r.Text,
+		r.NoResponse, r.NotifyQueued, r.NotifyDelivered, r.NotifyRead)
 }
 
 // LogValue implements slog.LogValuer without the security code or text.
@@ -176,9 +195,11 @@ type Error struct {
 	Code int
 	// Reason is a short, fixed description for logs: never input text.
 	Reason string
-	// Client and Version say how to wrap the failure, when the parser got
-	// far enough to know.
+	// Client, Op and Version say how to wrap the failure, when the parser
+	// got far enough to know: Op is the operation when it is not a submit
+	// (its response holds the wctp-Failure), Client a client submit.
 	Client  bool
+	Op      string
 	Version Version
 }
 
