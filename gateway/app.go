@@ -139,14 +139,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if m.cfg.WCTP.Enabled {
 		// The success counter is resolved once: it is bumped for every page.
 		accepted := wctpResults.WithLabelValues(fmt.Sprint(wctp.CodeSuccess))
-		h, err := wctp.NewHandler(m.wctpConfig(func(status, code int) {
+		h, err := wctp.NewHandler(m.withWCTPTracker(m.wctpConfig(func(status, code int) {
 			if code == wctp.CodeSuccess {
 				accepted.Inc()
 				m.pages.Add(1)
 				return
 			}
 			wctpResults.WithLabelValues(fmt.Sprint(code)).Inc()
-		}), routedAccepter{m}, m.store, paging.SystemClock{}, m.log)
+		})), routedAccepter{m}, m.store, paging.SystemClock{}, m.log)
 		if err != nil {
 			return err
 		}
