@@ -55,6 +55,8 @@ commands:
                                 acknowledge a page for someone (stops its escalation; daemon running)
   token create [-config FILE | -data DIR] -name NAME -role admin|it|operator|clinician [-person ID] [-ttl D]
                                 an API token for /api/v1 (printed once; daemon running)
+  send    (-tap ADDR | -snpp ADDR) -pager ID [-pager ID …] TEXT
+                                a simulated sender: page over TAP (TCP) or SNPP, as nurse call or a switchboard does
   bench   [-short] [-only ingest|bus|routing]
                                 measure ingest, the bus round trip and routing against their targets
   version                       print the version
@@ -122,6 +124,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	case "bench":
 		return cmdBench(ctx, rest, stdout, stderr)
+	case "send":
+		return cmdSend(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "pagebridge", version)
 		return exitOK
