@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"pagebridge/gateway/admin"
+	"pagebridge/internal/conf"
 	"pagebridge/storage"
 )
 
@@ -77,7 +78,7 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	dest := rest[0]
 	var n int64
-	err := writeAtomic(dest, 0o600, func(w io.Writer) error {
+	err := conf.WriteAtomic(dest, 0o600, func(w io.Writer) error {
 		var err error
 		n, err = admin.Backup(ctx, cfg.Admin.Socket, w)
 		if offline(err) {

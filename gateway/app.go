@@ -283,10 +283,14 @@ func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
 	errc := make(chan error, 1)
-	m.wg.Add(6)
+	m.wg.Add(7)
 	go func() {
 		defer m.wg.Done()
 		m.sweepThreads(ctx, m.cfg.Threads.SweepInterval.Duration)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.publishDirectory(ctx, 2*time.Second)
 	}()
 	go func() {
 		defer m.wg.Done()

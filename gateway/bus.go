@@ -49,6 +49,7 @@ func (m *Main) startBus() (*agentbus.Bridge, error) {
 	}
 	return agentbus.Start(agentbus.Options{
 		Link: lo, Outbox: m.store, Sink: agentbus.StoreSink{Store: m.store,
+			Prepare: m.settlePriority,
 			OnAccepted: func(msg *paging.Message) {
 				m.pages.Add(1)
 				m.lines.heard(msg.Source.Line, time.Now())

@@ -111,7 +111,7 @@ func newBusRig(t *testing.T, external bool, mods ...func(*Config)) *busRig {
 
 	ac := agent.DefaultConfig()
 	ac.Agent = agent.AgentConfig{ID: rigAgent, DataDir: filepath.Join(r.root, "agent-data"),
-		KeyFile: filepath.Join(r.root, "keys", "agent-kek"), CreateKey: true}
+		KeyFile: filepath.Join(r.root, "keys", "agent-kek"), CreateKey: true, BypassAfter: agent.Duration{Duration: 2 * time.Second}}
 	ac.Bus.Broker = broker
 	ac.Bus.AckTimeout = agent.Duration{Duration: 2 * time.Second}
 	for i, term := range r.terms {

@@ -104,6 +104,11 @@ type RoutingConfig struct {
 	// from any sender, is recorded but not sent again unless more urgent.
 	// 0 turns it off.
 	DedupeWindow Duration `toml:"dedupe_window"`
+	// PriorityRules raise the tier of pages whose text matches, whatever
+	// way they came in ([[routing.priority_rule]] starts_with = "CODE
+	// BLUE", priority = "critical"). A TAP line's own rules are in the
+	// agent's config.
+	PriorityRules []paging.PriorityRule `toml:"priority_rule"`
 }
 
 // BusConfig places the MQTT bus between the gateway and its agents.
@@ -368,6 +373,11 @@ func (c *Config) Validate() error {
 			return bad(fmt.Sprintf("routing.line_silence[%d]", i), "needs a line and a max of at least 1m")
 		}
 	}
+	for i, r := range c.Routing.PriorityRules {
+		if err := r.Validate(); err != nil {
+			return bad(fmt.Sprintf("routing.priority_rule[%d]", i), "%v", err)
+		}
+	}
 	if c.Routing.RateLimit < 0 || (c.Routing.RateLimit > 0 && c.Routing.RateWindow.Duration < time.Minute) {
 		return bad("routing.rate_limit", "must be 0 (no limit) or positive with a rate_window of at least 1m")
 	}
@@ -505,5 +515,5 @@ func writeConfig(path string, cfg Config) error {
 	if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
 		return err
 	}
-	return writeFileSync(path, []byte(b.String()), 0o640)
+	return conf.WriteFile(path, []byte(b.String()), 0o640)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/alexedwards/argon2id"
 
 	"pagebridge/gateway/paging"
+	"pagebridge/internal/conf"
 	"pagebridge/storage"
 )
 
@@ -235,7 +236,7 @@ func seedDemo(ctx context.Context, st *storage.Store, root string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileSync(filepath.Join(root, demoTokenFile), []byte(token), 0o600); err != nil {
+	if err := conf.WriteFile(filepath.Join(root, demoTokenFile), []byte(token), 0o600); err != nil {
 		return "", err
 	}
 	password := randomSecret(16)
@@ -243,7 +244,7 @@ func seedDemo(ctx context.Context, st *storage.Store, root string) (string, erro
 	if err != nil {
 		return "", err
 	}
-	if err := writeFileSync(pwFile, []byte(password), 0o600); err != nil {
+	if err := conf.WriteFile(pwFile, []byte(password), 0o600); err != nil {
 		return "", err
 	}
 	err = st.PutAccount(ctx, storage.Account{Username: "admin", PersonID: "admin", PasswordHash: hash,
@@ -262,10 +263,13 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
   agent bus    %s
   hardware     %s/api/v1/agents   (API token; agent demo-agent: simulated paging terminal and modem on ptys in %s)
   TAP line     %s   (TAP 1.8 over TCP, as a nurse-call serial device server sends it)
-`, base, base, busAddr(m), base, filepath.Join(root, "dev"), hw.tapAddr)
+               go run ./gateway send -tap %s -pager 1002 "Room 12 call bell"
+`, base, base, busAddr(m), base, filepath.Join(root, "dev"), hw.tapAddr, hw.tapAddr)
 	if m.snppLn != nil {
-		fmt.Fprintf(w, "  SNPP         %s   (e.g. sendpage -h %s -p 1002 \"Room 12 call bell\")\n", m.snppLn.Addr(), m.snppLn.Addr())
+		fmt.Fprintf(w, "  SNPP         %s   (go run ./gateway send -snpp %s -pager 1002 \"Room 12 call bell\", or HylaFAX sendpage -h %s -p 1002)\n",
+			m.snppLn.Addr(), m.snppLn.Addr(), m.snppLn.Addr())
 	}
+	fmt.Fprintln(w, "               pages for 1002 (Ben Lee, pager stage) show up below as \"simulated paging terminal took a page\"")
 	if password != "" {
 		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"pagebridge/firmware-agent/agent"
 	"pagebridge/firmware-agent/sim"
+	"pagebridge/firmware-agent/tap"
 )
 
 // demoHardware is the demo's simulated rack: a paging terminal and a GSM
@@ -75,7 +77,31 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 			m.log.Error("demo agent stopped", "err", err)
 		}
 	}()
+	h.done.Add(1)
+	go func() {
+		defer h.done.Done()
+		h.watchTerminal(ctx, m.log)
+	}()
 	return h, nil
+}
+
+// watchTerminal logs each page the simulated paging terminal takes (its
+// pager ID and length: the text may be PHI), so the demo shows pages
+// reaching the pagers.
+func (h *demoHardware) watchTerminal(ctx context.Context, log *slog.Logger) {
+	seen := 0
+	for {
+		err := h.terminal.WaitPages(ctx, func(p []tap.Page) bool { return len(p) > seen })
+		if err != nil {
+			return
+		}
+		pages := h.terminal.Pages()
+		for _, p := range pages[seen:] {
+			log.Info("simulated paging terminal took a page", "component", "demo", "terminal", "terminal-1",
+				"pager", p.ID, "chars", p.Text.Len())
+		}
+		seen = len(pages)
+	}
 }
 
 // close stops the agent, then the simulators.

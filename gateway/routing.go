@@ -63,12 +63,25 @@ func (m *Main) agentOf(device string) (string, bool) {
 type routedAccepter struct{ m *Main }
 
 func (a routedAccepter) Accept(ctx context.Context, msg *paging.Message, by paging.AuditEvent) error {
+	a.m.settlePriority(ctx, msg)
 	if err := a.m.store.Accept(ctx, msg, by); err != nil {
 		return err
 	}
 	a.m.lines.heard(msg.Source.Line, time.Now())
 	a.m.engine.Poke()
 	return nil
+}
+
+// settlePriority raises msg's tier by the configured keyword rules and,
+// for TAP, which has no priority field, to its pager ID's own default
+// (the agent does so too once it has the directory).
+func (m *Main) settlePriority(ctx context.Context, msg *paging.Message) {
+	if msg.Source.Protocol == paging.ProtocolTAP {
+		if pid, err := m.store.PagerID(ctx, msg.PagerID); err == nil {
+			msg.Priority = max(msg.Priority, pid.Priority)
+		}
+	}
+	msg.Priority = paging.RaisePriority(m.cfg.Routing.PriorityRules, msg.Text, msg.Priority)
 }
 
 // lineClock remembers when each sender line last brought a page, for the

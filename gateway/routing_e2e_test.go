@@ -9,13 +9,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"pagebridge/firmware-agent/serialport"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/admin"
 	"pagebridge/gateway/engine"
@@ -67,23 +65,13 @@ func (r *busRig) pages() []engine.Route {
 	return out
 }
 
-// sendTAP sends one page to the agent's TAP line as nurse call would.
+// sendTAP sends one page to the agent's TAP line as nurse call would; the
+// agent must take it (211).
 func (r *busRig) sendTAP(pagerID, text string) {
 	r.t.Helper()
-	conn, err := net.DialTimeout("tcp", r.tapAddr, 5*time.Second)
-	if err != nil {
-		r.t.Fatal(err)
+	if reply := r.tryTAP(pagerID, text); reply.Code() != tap.CodeSent {
+		r.t.Fatalf("TAP page to %s: %v", pagerID, reply)
 	}
-	defer conn.Close()
-	c := tap.NewClient(serialport.LineConn(conn, serialport.DefaultReadTimeout), tap.ClientConfig{ReplyWait: 10 * time.Second})
-	ctx := context.Background()
-	if err := c.Logon(ctx); err != nil {
-		r.t.Fatal(err)
-	}
-	if _, err := c.Send(ctx, tap.Page{ID: pagerID, Text: paging.NewPHI(text)}); err != nil {
-		r.t.Fatal(err)
-	}
-	c.Logoff(ctx)
 }
 
 func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {

@@ -15,12 +15,13 @@ import (
 // text sealed (paging.PHI would marshal as "[REDACTED]", so the text is
 // sealed from Reveal explicitly).
 type messageRecord struct {
-	ID        paging.ID       `json:"id"`
-	Source    paging.Source   `json:"source"`
-	PagerID   string          `json:"pager_id"`
-	Priority  paging.Priority `json:"priority"`
-	SenderRef string          `json:"sender_ref,omitempty"`
-	Received  time.Time       `json:"received"`
+	ID        paging.ID         `json:"id"`
+	Source    paging.Source     `json:"source"`
+	PagerID   string            `json:"pager_id"`
+	Priority  paging.Priority   `json:"priority"`
+	SenderRef string            `json:"sender_ref,omitempty"`
+	Received  time.Time         `json:"received"`
+	Bypassed  []paging.Endpoint `json:"bypassed,omitempty"`
 	// Text is the sealed text.
 	Text []byte `json:"text"`
 }
@@ -54,6 +55,7 @@ func (s *Store) Accept(ctx context.Context, m *paging.Message, by paging.AuditEv
 		Priority:  m.Priority,
 		SenderRef: m.SenderRef,
 		Received:  m.Received.UTC(),
+		Bypassed:  m.Bypassed,
 	}
 	key := m.ID.Bytes()
 	text, err := s.sealer.seal(bucketMessages, key, fieldText, []byte(m.Text.Reveal()))
@@ -121,6 +123,7 @@ func (s *Store) decodeMessageText(key, v []byte, withText bool) (*paging.Message
 		Priority:  r.Priority,
 		SenderRef: r.SenderRef,
 		Received:  r.Received,
+		Bypassed:  r.Bypassed,
 	}
 	if withText {
 		text, err := s.sealer.open(bucketMessages, key, fieldText, r.Text)

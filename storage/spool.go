@@ -377,6 +377,19 @@ func (s *Spool) putItem(tx *txn, p spoolPut) (bool, error) {
 	return true, tx.Bucket(bucketSpoolItemsOrder).Put(p.order, nil)
 }
 
+// putJob stores p unless its key is pending or seen; it reports whether it
+// did.
+func (s *Spool) putJob(tx *txn, p spoolPut) (bool, error) {
+	b := tx.Bucket(bucketSpoolJobs)
+	if b.Get(p.key) != nil || tx.Bucket(bucketSpoolSeen).Get(seenKey(seenJob, p.key)) != nil {
+		return false, nil
+	}
+	if err := s.st.sealer.store(tx, p.dek); err != nil {
+		return false, err
+	}
+	return true, b.Put(p.key, p.value)
+}
+
 // AddJobs stores jobs durably, in one commit. added[i] is false when
 // jobs[i].Key is already known: pending, or finished and still remembered
 // (see PruneSeen); receivers dedupe by key. A key twice in jobs is added
@@ -396,18 +409,12 @@ func (s *Spool) AddJobs(ctx context.Context, jobs []SpoolJob) (added []bool, err
 	added = make([]bool, len(jobs))
 	err = s.st.do(ctx, func(tx *txn) error {
 		clear(added) // the op may run again
-		b, seen := tx.Bucket(bucketSpoolJobs), tx.Bucket(bucketSpoolSeen)
 		for i, p := range puts {
-			if b.Get(p.key) != nil || seen.Get(seenKey(seenJob, p.key)) != nil {
-				continue
-			}
-			if err := s.st.sealer.store(tx, p.dek); err != nil {
+			ok, err := s.putJob(tx, p)
+			if err != nil {
 				return err
 			}
-			if err := b.Put(p.key, p.value); err != nil {
-				return err
-			}
-			added[i] = true
+			added[i] = ok
 		}
 		return nil
 	})
@@ -481,7 +488,8 @@ func setRunningTx(tx *txn, keys []paging.ID, running bool) error {
 // job already finished (its key seen) is skipped, so a repeated call is
 // harmless. An invalid result refuses the call (paging.ErrInvalid). A
 // result whose key is already pending or seen as an item is not queued
-// again.
+// again. A result with no key queues nothing: the job was the agent's own
+// (a bypass) and nobody waits for its result.
 func (s *Spool) FinishJobs(ctx context.Context, done []FinishedJob) error {
 	if err := s.Advance(ctx, done, nil); err != nil {
 		return fmt.Errorf("spool: finish jobs: %w", err)
@@ -498,6 +506,9 @@ func (s *Spool) Advance(ctx context.Context, done []FinishedJob, start []paging.
 	now := s.now()
 	puts := make([]spoolPut, len(done))
 	for i, d := range done {
+		if d.Result.Key == (paging.ID{}) {
+			continue // a job the agent made itself: no result to report
+		}
 		var err error
 		if puts[i], err = s.prepareItem(d.Result, now); err != nil {
 			return fmt.Errorf("job %s: %w", d.Key, err)
@@ -522,6 +533,9 @@ func (s *Spool) Advance(ctx context.Context, done []FinishedJob, start []paging.
 			}
 			if err := markSeen(tx, seenJob, k, at); err != nil {
 				return err
+			}
+			if puts[i].key == nil {
+				continue
 			}
 			if _, err := s.putItem(tx, puts[i]); err != nil {
 				return err
@@ -752,4 +766,57 @@ func (s *Spool) Stats(ctx context.Context) (SpoolStats, error) {
 		return st, fmt.Errorf("spool: stats: %w", err)
 	}
 	return st, nil
+}
+
+// Bypass stores it with jobs, in one commit: a page received on a line
+// that the agent also passes straight to a paging terminal while the
+// gateway is unreachable. it replaces the pending item of the same key (the
+// page, now marked bypassed) or is added if there is none; but if its key
+// was already acknowledged (seen), the gateway has the page and nothing is
+// stored: ok is false. Jobs whose keys are known are not added again.
+func (s *Spool) Bypass(ctx context.Context, it SpoolItem, jobs []SpoolJob) (ok bool, err error) {
+	now := s.now()
+	ip, err := s.prepareItem(it, now)
+	if err != nil {
+		return false, fmt.Errorf("spool: bypass: %w", err)
+	}
+	jps := make([]spoolPut, len(jobs))
+	for i, j := range jobs {
+		if jps[i], err = s.prepareJob(j, now); err != nil {
+			return false, fmt.Errorf("spool: bypass: %w", err)
+		}
+	}
+	err = s.st.do(ctx, func(tx *txn) error {
+		ok = false
+		items, order := tx.Bucket(bucketSpoolItems), tx.Bucket(bucketSpoolItemsOrder)
+		if tx.Bucket(bucketSpoolSeen).Get(seenKey(seenItem, ip.key)) != nil {
+			return nil
+		}
+		if old := items.Get(ip.key); old != nil {
+			r, err := decodeSpoolRecord(bucketSpoolItems, ip.key, old)
+			if err != nil {
+				return err
+			}
+			if err := order.Delete(itemOrderKey(r.priority, r.at, ip.key)); err != nil {
+				return err
+			}
+			if err := items.Delete(ip.key); err != nil {
+				return err
+			}
+		}
+		if _, err := s.putItem(tx, ip); err != nil {
+			return err
+		}
+		for _, p := range jps {
+			if _, err := s.putJob(tx, p); err != nil {
+				return err
+			}
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("spool: bypass: %w", err)
+	}
+	return ok, nil
 }

@@ -67,6 +67,14 @@ type Agent struct {
 
 	rejected, received, duplicates atomic.Uint64
 	rejectLog                      *link.Throttle
+
+	// Bypass: the gateway's last directory, since when the bus is down,
+	// and the pages from bypass lines the gateway has not taken yet.
+	dir      atomic.Pointer[agentapi.Directory]
+	linkUp   linkState
+	waitMu   sync.Mutex
+	waiting  map[paging.ID]waiting
+	bypassed atomic.Uint64
 }
 
 // New opens the keys and the spool and builds the devices; nothing runs
@@ -91,7 +99,9 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		jobsIn:  make(chan link.Message, 4096),
 		acksIn:  make(chan link.Message, 1024),
 		statusC: make(chan struct{}, 1),
+		waiting: map[paging.ID]waiting{},
 	}
+	a.linkUp.set(false, opts.Clock.Now()) // until the first connect
 	a.rejectLog = link.NewThrottle(time.Minute)
 	keys, err := a.loadKeys()
 	if err != nil {
@@ -105,6 +115,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.out = newSender(a)
+	a.loadDirectory()
 	for _, dc := range cfg.Devices {
 		d, err := newDevice(a, dc)
 		if err != nil {
@@ -157,12 +168,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	lo := link.Options{
 		Broker: a.cfg.Bus.Broker, ClientID: "pagebridge-agent-" + id, TLS: tlsConf,
 		Will:      &link.Will{Topic: agentapi.StatusTopic(id), Payload: will, Retained: true},
-		Subscribe: []string{agentapi.JobTopic(id, "+"), agentapi.AckToAgentTopic(id)},
+		Subscribe: []string{agentapi.JobTopic(id, "+"), agentapi.AckToAgentTopic(id), agentapi.DirectoryTopic()},
 		OnMessage: a.onMessage,
 		OnConnect: func() {
+			a.linkUp.set(true, a.clock.Now())
 			a.poke()
 			a.out.resendAll()
 		},
+		OnLost: func(error) { a.linkUp.set(false, a.clock.Now()) },
 		Logger: a.log,
 	}
 	if a.cfg.Bus.Password != "" {
@@ -183,6 +196,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start(a.out.run)
 	start(a.publishStatus)
 	start(a.prune)
+	start(a.bypassWaiting)
 	for _, id := range a.order {
 		start(a.devices[id].run)
 	}
@@ -253,6 +267,7 @@ func (a *Agent) restore(ctx context.Context) error {
 		return fmt.Errorf("spool: %w", err)
 	}
 	a.out.add(items)
+	a.restoreWaiting(items)
 	if len(jobs)+len(items) > 0 {
 		a.log.Info("spool restored", "jobs", len(jobs), "in_flight_at_stop", resent, "items_for_gateway", len(items))
 	}
@@ -294,6 +309,8 @@ func (a *Agent) onMessage(m link.Message) {
 		a.jobsIn <- m
 	case ok && rest == "ack/to-agent":
 		a.acksIn <- m
+	case m.Topic() == agentapi.DirectoryTopic():
+		a.onDirectory(m)
 	default:
 		a.reject(m, fmt.Errorf("unexpected topic %q", m.Topic()))
 	}

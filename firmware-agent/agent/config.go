@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/serialport"
+	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
 )
 
@@ -41,6 +43,11 @@ type AgentConfig struct {
 	// (other devices', the bus's): a millisecond against a line's own
 	// milliseconds per page, for far fewer pages written per job.
 	CommitLinger Duration `toml:"commit_linger"`
+	// BypassAfter: once the gateway has not taken a page from a TAP line
+	// for this long (bus or gateway down), the agent passes pages for
+	// pager-stage and both-stage IDs straight to their paging terminal,
+	// and tells the gateway when it is back. Default 30s.
+	BypassAfter Duration `toml:"bypass_after"`
 }
 
 // BusConfig says how the agent reaches the broker.
@@ -82,11 +89,44 @@ type DeviceConfig struct {
 	// in flight together in the spool). After a crash, those are the jobs
 	// re-sent with "outcome unknown". Default 1.
 	MaxInFlight int `toml:"max_in_flight"`
+
+	// For tap-line devices (senders page us):
+
+	// Priority is the line's default tier ("normal", "high" or
+	// "critical"); a pager ID's own default and PriorityRules raise it.
+	Priority paging.Priority `toml:"priority"`
+	// PriorityRules raise the tier of pages whose text matches
+	// ([[device.priority_rule]] starts_with = "CODE BLUE", priority =
+	// "critical").
+	PriorityRules []paging.PriorityRule `toml:"priority_rule"`
+	// Bypass is "on" (the default) or "off": whether pages from this line
+	// go straight to the paging terminal while the gateway is unreachable.
+	Bypass string `toml:"bypass"`
+	// Allow lists the source networks (CIDR) that may connect to a
+	// listen:// line; empty allows loopback only.
+	Allow []string `toml:"allow"`
 }
+
+// bypass reports whether the line passes pages on by itself while the
+// gateway is away.
+func (d DeviceConfig) bypass() bool { return d.Kind == KindTAPLine && d.Bypass != "off" }
 
 // Line is the device's serial (or tcp://) line configuration.
 func (d DeviceConfig) Line() serialport.Config {
 	return serialport.Config{Path: d.Port, Baud: d.Baud, DataBits: d.DataBits, StopBits: d.StopBits, Parity: d.Parity, Flow: d.Flow}
+}
+
+// allowed parses Allow.
+func (d DeviceConfig) allowed() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, a := range d.Allow {
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Listen returns the address of a listen:// port.
@@ -104,11 +144,14 @@ const (
 	KindLoopback = "loopback"
 )
 
+// DefaultBypassAfter is agent.bypass_after's default.
+const DefaultBypassAfter = 30 * time.Second
+
 // DefaultConfig is the configuration before the file is read.
 func DefaultConfig() Config {
 	return Config{
 		Agent: AgentConfig{ID: "agent-1", DataDir: "/var/lib/pagebridge-agent", KeyFile: "/etc/pagebridge/keys/agent-kek",
-			CommitLinger: Duration{Duration: time.Millisecond}},
+			CommitLinger: Duration{Duration: time.Millisecond}, BypassAfter: Duration{Duration: DefaultBypassAfter}},
 		Bus: BusConfig{Broker: "tcp://127.0.0.1:18830", AckTimeout: Duration{Duration: 10 * time.Second}},
 	}
 }
@@ -142,6 +185,11 @@ func (c *Config) Validate() error {
 		return errors.New("config: agent.key_file: must be outside agent.data_dir, so that a copy of the data dir decrypts nothing")
 	case a.CommitLinger.Duration < 0 || a.CommitLinger.Duration > 100*time.Millisecond:
 		return errors.New("config: agent.commit_linger: 0 to 100ms")
+	case a.BypassAfter.Duration != 0 && (a.BypassAfter.Duration < time.Second || a.BypassAfter.Duration > time.Hour):
+		return errors.New("config: agent.bypass_after: 1s to 1h")
+	}
+	if a.BypassAfter.Duration == 0 {
+		c.Agent.BypassAfter.Duration = DefaultBypassAfter
 	}
 	if err := link.CheckBroker(c.Bus.Broker); err != nil {
 		return fmt.Errorf("config: bus.broker: %v", err)
@@ -179,6 +227,23 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.max_in_flight: 1 to 256", key)
 		case len(d.Password) > 6:
 			return fmt.Errorf("%s.password: TAP passwords are at most 6 characters", key)
+		case !d.Priority.Valid():
+			return fmt.Errorf("%s.priority: normal, high or critical", key)
+		case d.Bypass != "" && d.Bypass != "on" && d.Bypass != "off":
+			return fmt.Errorf("%s.bypass: on or off", key)
+		case (len(d.PriorityRules) > 0 || d.Priority != paging.PriorityNormal || d.Bypass != "") && d.Kind != KindTAPLine:
+			return fmt.Errorf("%s: priority, priority_rule and bypass are for tap-line devices", key)
+		}
+		for j, r := range d.PriorityRules {
+			if err := r.Validate(); err != nil {
+				return fmt.Errorf("%s.priority_rule[%d]: %v", key, j, err)
+			}
+		}
+		if _, err := d.allowed(); err != nil {
+			return fmt.Errorf("%s.allow: %v", key, err)
+		}
+		if _, listen := d.Listen(); len(d.Allow) > 0 && !listen {
+			return fmt.Errorf("%s.allow: only for listen:// lines", key)
 		}
 		switch d.Kind {
 		case KindModem, KindPagingTerminal, KindTAPLine, KindLoopback:

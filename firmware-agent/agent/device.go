@@ -292,6 +292,13 @@ func (d *device) finished(j *job, o outcome) (storage.FinishedJob, error) {
 	if j.resent {
 		note = truncate("outcome unknown, re-sent; "+note, agentapi.MaxNote)
 	}
+	if j.body.Bypass {
+		// The agent's own job: the gateway never gave it and waits for no
+		// result; the page's Inbound told it of the bypass.
+		d.a.log.Info("bypassed page done on the paging terminal", "device", d.cfg.ID, "job", j.key,
+			"outcome", o.Outcome, "code", o.Code, "note", note)
+		return storage.FinishedJob{Key: j.key}, nil
+	}
 	it, err := d.a.resultItem(j.key, d.cfg.ID, j.prio, agentapi.Result{Outcome: o.Outcome, Code: o.Code,
 		Note: note, Attempt: max(j.body.Attempt, 1), Resent: j.resent})
 	return storage.FinishedJob{Key: j.key, Result: it}, err
@@ -324,9 +331,11 @@ func (d *device) committed(finished []storage.FinishedJob) {
 	if len(finished) == 0 {
 		return
 	}
-	items := make([]storage.SpoolItem, len(finished))
-	for i, f := range finished {
-		items[i] = f.Result
+	items := make([]storage.SpoolItem, 0, len(finished))
+	for _, f := range finished {
+		if f.Result.Key != (paging.ID{}) { // none for the agent's own jobs
+			items = append(items, f.Result)
+		}
 	}
 	d.a.out.add(items)
 	d.a.poke()

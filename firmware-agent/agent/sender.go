@@ -28,6 +28,7 @@ type outItem struct {
 	topic   string
 	prio    paging.Priority
 	payload []byte
+	inbound time.Time // when a page from a line came; zero for results
 	sent    time.Time // zero: not yet published
 	queued  bool
 }
@@ -48,9 +49,43 @@ func (s *sender) add(items []storage.SpoolItem) {
 		if it.Kind == agentapi.KindInbound {
 			topic = agentapi.InboundTopic(s.a.cfg.Agent.ID)
 		}
-		s.items[it.Key] = &outItem{topic: topic, prio: it.Priority, payload: []byte(it.Payload.Reveal()), queued: true}
+		oi := &outItem{topic: topic, prio: it.Priority, payload: []byte(it.Payload.Reveal()), queued: true}
+		if it.Kind == agentapi.KindInbound {
+			oi.inbound = it.Created
+		}
+		s.items[it.Key] = oi
 		s.queue.Push(it.Priority, it.Key)
 	}
+}
+
+// replace takes the new payload of an item still pending (a page marked
+// bypassed); it goes out again.
+func (s *sender) replace(it storage.SpoolItem) {
+	s.mu.Lock()
+	oi, ok := s.items[it.Key]
+	if ok {
+		oi.payload = []byte(it.Payload.Reveal())
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.add([]storage.SpoolItem{it})
+		return
+	}
+	s.requeue(func(x *outItem) bool { return x == oi })
+}
+
+// oldestInbound is when the oldest page the gateway has not acknowledged
+// came in; zero if none waits.
+func (s *sender) oldestInbound() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var oldest time.Time
+	for _, it := range s.items {
+		if !it.inbound.IsZero() && (oldest.IsZero() || it.inbound.Before(oldest)) {
+			oldest = it.inbound
+		}
+	}
+	return oldest
 }
 
 // acked forgets items the gateway committed; they are deleted from the
@@ -65,6 +100,7 @@ func (s *sender) acked(ids []paging.ID) {
 	}
 	empty := len(s.items) == 0
 	s.mu.Unlock()
+	s.a.settled(ids)
 	if empty {
 		s.a.poke() // the gateway has everything: say so
 	}

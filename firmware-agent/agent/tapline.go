@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -26,12 +27,38 @@ func (d *device) serveTAP(ctx context.Context, rw io.ReadWriter) error {
 }
 
 // acceptPage makes a page received on the line durable in the spool and
-// schedules it for the gateway.
+// schedules it for the gateway. An ID the gateway's directory does not
+// know is refused (511); the page's tier is the line's default raised by
+// the ID's own and by the line's keyword rules. While the gateway has been
+// unreachable for BypassAfter, a page for pager-stage and both-stage IDs
+// also goes straight to their paging terminal, in the same commit.
 func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
 	now := d.a.clock.Now()
+	prio := d.cfg.Priority
+	if dir := d.a.directory(); dir != nil {
+		e, ok := dir.Lookup(p.ID)
+		if !ok {
+			d.failed.Add(1)
+			d.a.log.Info("TAP page for an unknown pager ID refused (511)", "device", d.cfg.ID, "pager_id", p.ID)
+			return tap.Rejected(tap.CodeUnknownID, "Unknown pager ID")
+		}
+		prio = max(prio, e.Priority)
+	}
+	prio = paging.RaisePriority(d.cfg.PriorityRules, p.Text, prio)
 	key := paging.NewID(now)
 	in := agentapi.Inbound{Line: d.cfg.ID, Protocol: paging.ProtocolTAP, PagerID: p.ID,
-		Priority: paging.PriorityNormal, Text: agentapi.TextOf(p.Text), Received: now}
+		Priority: prio, Text: agentapi.TextOf(p.Text), Received: now}
+	w := waiting{dev: d, in: in}
+	if d.cfg.bypass() && d.a.gatewayAway(now) {
+		switch ok, err := d.a.bypass(ctx, key, w); {
+		case err != nil:
+			return d.notStored(err)
+		case ok:
+			d.done.Add(1)
+			d.a.poke()
+			return tap.Accepted()
+		}
+	}
 	payload, err := agentapi.Encode(key, now, &in)
 	if err != nil {
 		d.failed.Add(1)
@@ -40,16 +67,24 @@ func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
 	it := storage.SpoolItem{Key: key, Kind: agentapi.KindInbound, Priority: in.Priority,
 		Payload: paging.NewPHI(string(payload)), Created: now}
 	if _, err := d.a.spool.PutItems(ctx, []storage.SpoolItem{it}); err != nil {
-		d.failed.Add(1)
-		if n, ok := d.a.rejectLog.Allow("spool-inbound"); ok {
-			d.a.log.Error("spool: page not stored; sender told to try later", "device", d.cfg.ID, "err", err, "repeats", n)
-		}
-		return tap.Resend(tap.CodeTryLater, "Try later")
+		return d.notStored(err)
 	}
 	d.done.Add(1)
 	d.a.out.add([]storage.SpoolItem{it})
+	if d.cfg.bypass() {
+		d.a.wait(key, w)
+	}
 	d.a.poke()
 	return tap.Accepted()
+}
+
+// notStored answers a page the spool could not take: try later.
+func (d *device) notStored(err error) tap.Reply {
+	d.failed.Add(1)
+	if n, ok := d.a.rejectLog.Allow("spool-inbound"); ok {
+		d.a.log.Error("spool: page not stored; sender told to try later", "device", d.cfg.ID, "err", err, "repeats", n)
+	}
+	return tap.Resend(tap.CodeTryLater, "Try later")
 }
 
 // maxSenders bounds the connections of one listening TAP line.
@@ -94,6 +129,7 @@ func (d *device) serveListener(ctx context.Context, ln net.Listener) {
 	})
 	defer stop()
 	sem := make(chan struct{}, maxSenders)
+	allow, _ := d.cfg.allowed() // checked by Validate
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -102,6 +138,14 @@ func (d *device) serveListener(ctx context.Context, ln net.Listener) {
 				ln.Close()
 			}
 			break
+		}
+		if !allowedSource(c.RemoteAddr(), allow) {
+			if n, ok := d.a.rejectLog.Allow("tap-allow-" + d.cfg.ID); ok {
+				d.a.log.Warn("TAP line: connection from a source not in allow; closed", "device", d.cfg.ID,
+					"from", c.RemoteAddr().String(), "repeats", n)
+			}
+			c.Close()
+			continue
 		}
 		select {
 		case sem <- struct{}{}:
@@ -128,6 +172,29 @@ func (d *device) serveListener(ctx context.Context, ln net.Listener) {
 		}()
 	}
 	wg.Wait()
+}
+
+// allowedSource reports whether a sender at addr may connect: from a
+// network in allow, or from loopback when allow is empty.
+func allowedSource(addr net.Addr, allow []netip.Prefix) bool {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	ip, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		return false
+	}
+	ip = ip.Unmap()
+	if len(allow) == 0 {
+		return ip.IsLoopback()
+	}
+	for _, p := range allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *device) setAddr(a string) {

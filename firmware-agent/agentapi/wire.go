@@ -76,6 +76,11 @@ type Job struct {
 	// Attempt counts sends of this job's key; > 1 is a re-send after a
 	// crash or reconnect.
 	Attempt int `json:"attempt"`
+	// Bypass marks a job the agent made itself, passing a page from one of
+	// its lines straight to a paging terminal while the gateway was
+	// unreachable: it never came from the gateway, so no result goes back
+	// for it (the page's Inbound says it was bypassed).
+	Bypass bool `json:"bypass,omitempty"`
 }
 
 // Outcome of a job on its device.
@@ -118,8 +123,9 @@ type Inbound struct {
 	Text     Text            `json:"text"`
 	Received time.Time       `json:"received"`
 	// Bypassed: the agent also sent it straight to a paging terminal
-	// while the gateway was unreachable.
-	Bypassed bool `json:"bypassed,omitempty"`
+	// while the gateway was unreachable, to BypassedTo.
+	Bypassed   bool           `json:"bypassed,omitempty"`
+	BypassedTo []BypassTarget `json:"bypassed_to,omitempty"`
 }
 
 // Ack lists idempotency keys the sender of the ack has durably committed.
@@ -191,6 +197,13 @@ func (in *Inbound) Validate() error {
 		return fmt.Errorf("%w: inbound: text too long or not UTF-8", ErrMalformed)
 	case in.Received.IsZero():
 		return fmt.Errorf("%w: inbound: no received time", ErrMalformed)
+	case len(in.BypassedTo) > 64:
+		return fmt.Errorf("%w: inbound: too many bypass targets", ErrMalformed)
+	}
+	for _, t := range in.BypassedTo {
+		if err := t.validate(); err != nil {
+			return fmt.Errorf("%w: inbound: %v", ErrMalformed, err)
+		}
 	}
 	return nil
 }
@@ -257,6 +270,8 @@ func kindOf(b Body) (string, error) {
 		return KindStatus, nil
 	case *Batch:
 		return KindBatch, nil
+	case *Directory:
+		return KindDirectory, nil
 	}
 	return "", fmt.Errorf("agentapi: no envelope kind for %T", b)
 }

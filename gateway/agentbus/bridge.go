@@ -728,3 +728,13 @@ func (b *Bridge) Agents() []AgentHealth {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// PublishRetained publishes body on topic, retained, and waits for the
+// broker to take it.
+func (b *Bridge) PublishRetained(ctx context.Context, topic string, key paging.ID, body agentapi.Body) error {
+	p, err := agentapi.Encode(key, time.Now(), body)
+	if err != nil {
+		return err
+	}
+	return b.link.PublishWait(ctx, topic, true, p)
+}

@@ -15,6 +15,9 @@ import (
 // twice is stored once), results by job.
 type StoreSink struct {
 	Store *storage.Store
+	// Prepare, if set, may adjust each inbound page before it is stored
+	// (its tier, by the gateway's rules).
+	Prepare func(ctx context.Context, m *paging.Message)
 	// OnAccepted, if set, is called after each inbound page is stored.
 	OnAccepted func(m *paging.Message)
 	// OnResult, if set, is called after each result is recorded (the
@@ -32,9 +35,15 @@ func (s StoreSink) Inbound(ctx context.Context, agent string, key paging.ID, in 
 		Text:     in.Text.PHI(),
 		Received: in.Received,
 	}
+	for _, t := range in.BypassedTo {
+		msg.Bypassed = append(msg.Bypassed, paging.Endpoint{Channel: paging.ChannelPager, Address: t.To, Via: t.Via})
+	}
+	if s.Prepare != nil {
+		s.Prepare(ctx, msg)
+	}
 	ev := paging.AuditEvent{Actor: "agent:" + agent, Action: "message.accept", Object: "message/" + key.String(), Source: in.Line}
 	if in.Bypassed {
-		ev.Detail = "bypassed to a paging terminal while the gateway was unreachable"
+		ev.Detail = fmt.Sprintf("bypassed by the agent to %d pager(s) through its paging terminal while the gateway was unreachable", len(in.BypassedTo))
 	}
 	if err := s.Store.Accept(ctx, msg, ev); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -309,6 +310,9 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 	now := e.clock.Now()
 	r := &Route{Message: id, PagerID: m.PagerID, SenderRef: m.SenderRef, Priority: m.Priority, Source: sourceLabel(m.Source),
 		Start: m.Received, Done: -1, State: StateActive}
+	if n := len(m.Bypassed); n > 0 {
+		r.note(now, 0, fmt.Sprintf("bypassed: the agent sent the page to %d pager(s) through its paging terminal while the gateway was unreachable", n))
+	}
 	if orig, dup := e.dedup.seen(m); dup {
 		r.State, r.DuplicateOf = StateDuplicate, orig
 		r.note(now, 0, "the same page to the same pager ID as "+orig.String()+", received within the duplicate window: not sent again")
@@ -519,6 +523,13 @@ func (e *Engine) dispatch(m *paging.Message, r *Route, ch *change, person string
 		// The page is in the person's thread (opened in this step's
 		// commit), its text sealed with the message.
 		a.State, a.Updated = paging.StateSent, now
+		return nil
+	}
+	if a.Channel == paging.ChannelPager && slices.Contains(m.Bypassed, a.Endpoint) {
+		// The agent sent it there itself while the gateway was away:
+		// once is enough.
+		a.State, a.Updated = paging.StateSent, now
+		a.Note = "sent by the agent in bypass while the gateway was unreachable"
 		return nil
 	}
 	maxLen := e.opts.Config.PagerMaxLen

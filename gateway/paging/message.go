@@ -61,6 +61,10 @@ type Message struct {
 	// messageID), kept for status queries. Not PHI.
 	SenderRef string    `json:"sender_ref,omitempty"`
 	Received  time.Time `json:"received"`
+	// Bypassed lists the pagers an agent sent the page to itself, through
+	// their paging terminals, while the gateway was unreachable (Via as
+	// the directory gave it). The engine does not send it there again.
+	Bypassed []Endpoint `json:"bypassed,omitempty"`
 }
 
 // Limits on message fields that every way in enforces.
@@ -96,6 +100,16 @@ func (m *Message) Validate() error {
 		return fmt.Errorf("%w message: text is not valid UTF-8", ErrInvalid)
 	case m.Received.IsZero():
 		return fmt.Errorf("%w message: no received time", ErrInvalid)
+	case len(m.Bypassed) > 64:
+		return fmt.Errorf("%w message: more than 64 bypassed pagers", ErrInvalid)
+	}
+	for _, e := range m.Bypassed {
+		if e.Channel != ChannelPager {
+			return fmt.Errorf("%w message: a bypass goes to pagers only", ErrInvalid)
+		}
+		if err := e.Validate(); err != nil {
+			return fmt.Errorf("message: bypassed: %w", err)
+		}
 	}
 	return nil
 }
