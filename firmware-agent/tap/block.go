@@ -195,7 +195,16 @@ func checkPage(p Page) error {
 // (framing), ErrChecksum or ErrTooLong (more than MaxReadInfo characters).
 // Line noise (LF, NUL) must be dropped before; ParseBlock takes it for a
 // control character in a field.
-func ParseBlock(b []byte) (Block, error) {
+func ParseBlock(b []byte) (Block, error) { return parseBlock(b, false) }
+
+// ParseBlockNoChecksum is ParseBlock for senders that may leave the
+// checksum out: a block that ends right after its end character (or with
+// CR there) is taken without one, as <STX>id<CR>text<CR><ETX><CR>. A
+// block that has a checksum must still have the right one (ErrChecksum),
+// and one of 1 or 2 characters is still malformed.
+func ParseBlockNoChecksum(b []byte) (Block, error) { return parseBlock(b, true) }
+
+func parseBlock(b []byte, optionalSum bool) (Block, error) {
 	if len(b) == 0 || b[0]&0x7f != stx {
 		return Block{}, fmt.Errorf("%w: block does not start with STX", ErrMalformed)
 	}
@@ -219,6 +228,9 @@ func ParseBlock(b []byte) (Block, error) {
 		return Block{}, fmt.Errorf("%w: no end character (ETX, ETB or US)", ErrMalformed)
 	}
 	rest := b[end+1:]
+	if optionalSum && (len(rest) == 0 || len(rest) == 1 && rest[0]&0x7f == cr) {
+		return newBlock(b, end), nil
+	}
 	if len(rest) < 3 {
 		return Block{}, fmt.Errorf("%w: checksum cut short (%d of 3 characters)", ErrMalformed, len(rest))
 	}
@@ -237,11 +249,17 @@ func ParseBlock(b []byte) (Block, error) {
 	if want := Checksum(b[:end+1]); string(got) != want {
 		return Block{}, fmt.Errorf("%w: block says %q, contents sum to %q", ErrChecksum, got, want)
 	}
+	return newBlock(b, end), nil
+}
+
+// newBlock copies the block b whose end character is at end, 8th bit
+// cleared.
+func newBlock(b []byte, end int) Block {
 	info := make([]byte, end-1)
 	for i, c := range b[1:end] {
 		info[i] = c & 0x7f
 	}
-	return Block{Info: info, End: b[end] & 0x7f}, nil
+	return Block{Info: info, End: b[end] & 0x7f}
 }
 
 // AssemblePage joins the blocks of one page: all but the last end ETB or

@@ -152,9 +152,16 @@ func TestEncodeGolden(t *testing.T) {
 			t.Errorf("%s: round trip gave %s %q, %v", g.name, p.ID, p.Text.Reveal(), err)
 		}
 	}
-	golden := filepath.Join("testdata", "blocks.golden")
+	checkGolden(t, "blocks.golden", out.Bytes())
+}
+
+// checkGolden compares got with testdata/name, which go test -update
+// rewrites.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -162,8 +169,8 @@ func TestEncodeGolden(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v (run go test -update to write it)", err)
 	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("encoded blocks differ from %s (go test -update rewrites it):\n%s", golden, out.Bytes())
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s (go test -update rewrites it):\n%s", golden, got)
 	}
 }
 

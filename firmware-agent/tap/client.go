@@ -42,6 +42,19 @@ type ClientConfig struct {
 	Resends int
 	// LogoffWait is how long to wait for the answer to EOT. Default 2s.
 	LogoffWait time.Duration
+
+	// MaxPagesPerSession, if above 0, is how many pages go in one session:
+	// before the next page Send ends the session (EOT) and logs on again,
+	// for terminals that limit a session (PageGate: 25). 0: no limit.
+	MaxPagesPerSession int
+	// BareLF is for terminals that end reply lines with LF alone: an LF
+	// that does not follow a CR is taken as CR. Without it LF is line
+	// noise (which is right for CR LF terminals such as Zetron's ID=).
+	BareLF bool
+	// NoChecksum writes blocks without their 3 checksum characters,
+	// <STX>id<CR>text<CR><ETX><CR>, for receivers configured to take no
+	// checksum (and for simulating senders that send none).
+	NoChecksum bool
 }
 
 // Client defaults.
@@ -128,8 +141,8 @@ type SendError struct {
 	// Sends counts the blocks written for the page, resends included.
 	Sends int
 	// Err is the cause: ErrRS, ErrNAK, ErrDisconnected, ErrTimeout,
-	// ErrNotLoggedOn, ErrInvalidPage, ErrTooLong, a line error (ErrLine)
-	// or ctx's error.
+	// ErrNotLoggedOn, ErrInvalidPage, ErrTooLong, a line error (ErrLine),
+	// ctx's error, or Logon's when Send had to start a new session.
 	Err error
 }
 
@@ -161,12 +174,17 @@ type Client struct {
 	// answer did not come, a page was cut off after some of its blocks);
 	// the next Logon ends it with EOT first.
 	unsure bool
+	// pages counts the pages begun in this session; full: the terminal
+	// said the session takes no more (112, 113). Either makes Send start
+	// a new session first.
+	pages int
+	full  bool
 }
 
 // NewClient returns a client on rw, not logged on. cfg's zero fields take
 // their defaults.
 func NewClient(rw io.ReadWriter, cfg ClientConfig) *Client {
-	return &Client{cfg: cfg.withDefaults(), c: conn{rw: rw}}
+	return &Client{cfg: cfg.withDefaults(), c: conn{rw: rw, bareLF: cfg.BareLF}}
 }
 
 // LoggedOn reports whether Send may be called.
@@ -188,6 +206,7 @@ func (c *Client) Logon(ctx context.Context) error {
 			return fmt.Errorf("tap: logon: %w", err)
 		}
 	}
+	c.pages, c.full = 0, false
 	if c.cfg.NoLogon {
 		c.c.discard()
 		c.loggedOn, c.unsure = true, false
@@ -305,9 +324,16 @@ func (c *Client) Logoff(ctx context.Context) error {
 //   - ErrPermanent: dropped by the terminal (RS, with its code in Reply)
 //     or a page TAP cannot carry. The session goes on.
 //   - ErrTemporary: not accepted (NAK to every send, ESC EOT, not logged
-//     on, ctx ended before the last block was written); send it again.
+//     on, a new session that could not be opened, ctx ended before the
+//     last block was written); send it again.
 //   - ErrUnknown: the last block was written and no decisive answer came
 //     (timeout, line failure, ctx ended). The page may have gone out.
+//
+// Send starts a new session (Logon, which ends the old one with EOT)
+// before the page when MaxPagesPerSession pages went in this one, or the
+// terminal said it takes no more (112 or 113 with an ACK). A page
+// answered 112 or 113 with NAK or RS was not taken because the session
+// is full: Send starts a new session and sends the page again, once.
 //
 // After ESC EOT, and after an unknown or cut-off page, the Client is not
 // logged on: call Logon again before the next page, which first ends the
@@ -318,6 +344,11 @@ func (c *Client) Send(ctx context.Context, p Page) (Reply, error) {
 	if err != nil {
 		return Reply{}, &SendError{Outcome: ErrPermanent, Err: err}
 	}
+	if c.cfg.NoChecksum {
+		for i, b := range blocks {
+			blocks[i] = append(b[:len(b)-4], cr)
+		}
+	}
 	if !c.loggedOn {
 		return Reply{}, &SendError{Outcome: ErrTemporary, Err: ErrNotLoggedOn}
 	}
@@ -326,7 +357,16 @@ func (c *Client) Send(ctx context.Context, p Page) (Reply, error) {
 	fail := func(outcome, cause error) (Reply, error) {
 		return last, &SendError{Outcome: outcome, Reply: last, Sends: sends, Err: cause}
 	}
-	for i, b := range blocks {
+	renewed := false // a session limit made Send start a new session for this page
+	if c.full || c.cfg.MaxPagesPerSession > 0 && c.pages >= c.cfg.MaxPagesPerSession {
+		if err := c.Logon(ctx); err != nil {
+			return fail(ErrTemporary, err)
+		}
+	}
+	c.pages++
+page:
+	for i := 0; i < len(blocks); i++ {
+		b := blocks[i]
 		final := i == len(blocks)-1
 		if i > 0 {
 			// The terminal holds the blocks so far: a page cut off now
@@ -361,6 +401,19 @@ func (c *Client) Send(ctx context.Context, p Page) (Reply, error) {
 				return fail(ErrTemporary, err)
 			}
 			last = r
+			limit := r.Code() == CodeMaxPages || r.Code() == CodeMaxTime
+			c.full = c.full || limit
+			if limit && !renewed && (r.Action == NAK || r.Action == RS) {
+				// Not taken because the session is full: the page goes
+				// again, whole, in a new session.
+				renewed = true
+				if err := c.Logon(ctx); err != nil {
+					return fail(ErrTemporary, err)
+				}
+				c.pages++
+				i = -1
+				continue page
+			}
 			switch r.Action {
 			case ACK:
 				if final {
@@ -376,6 +429,11 @@ func (c *Client) Send(ctx context.Context, p Page) (Reply, error) {
 			case RS:
 				// The terminal dropped the page, blocks so far included.
 				c.unsure = false
+				if limit {
+					// For the session's limit, even in a new one: not the
+					// page's fault.
+					return fail(ErrTemporary, ErrRS)
+				}
 				return fail(ErrPermanent, ErrRS)
 			default: // Disconnect
 				c.loggedOn, c.unsure = false, false

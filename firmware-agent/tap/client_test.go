@@ -313,3 +313,87 @@ func TestClientLogoff(t *testing.T) {
 		})
 	}
 }
+
+func TestClientQuirks(t *testing.T) {
+	t.Parallel()
+	b1 := block(t, "1001", "Code Blue 4W Rm 412")
+	b2 := block(t, "1002", "Lab: K 6.1 Bed 7")
+	relogon := []exchange{{want: "\x04\r", reply: bye115}, {want: "\r", reply: "ID=\r"}, {want: "\x1bPG1\r", reply: logonAck}}
+	steps := func(s ...[]exchange) []exchange {
+		var out []exchange
+		for _, x := range s {
+			out = append(out, x...)
+		}
+		return out
+	}
+	type send struct {
+		p       Page
+		code    int
+		outcome error // nil: accepted
+		cause   error
+		sends   int
+	}
+	p1, p2 := page("1001", "Code Blue 4W Rm 412"), page("1002", "Lab: K 6.1 Bed 7")
+	tests := []struct {
+		name  string
+		cfg   ClientConfig
+		steps []exchange
+		sends []send
+	}{
+		{"two pages per session", ClientConfig{MaxPagesPerSession: 2}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: sent211}, {want: b2, reply: sent211}}, relogon,
+			[]exchange{{want: b1, reply: sent211}, {want: b2, reply: sent211}}, relogon,
+			[]exchange{{want: b1, reply: sent211}}),
+			[]send{{p: p1, code: 211}, {p: p2, code: 211}, {p: p1, code: 211}, {p: p2, code: 211}, {p: p1, code: 211}}},
+		{"112 with ACK: taken, new session next", ClientConfig{}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: "211 Sent\r112 Maximum pages entered\r\x06\r"}}, relogon,
+			[]exchange{{want: b2, reply: sent211}}),
+			[]send{{p: p1, code: 112}, {p: p2, code: 211}}},
+		{"112 with NAK: again in a new session", ClientConfig{}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: sent211}, {want: b2, reply: "112 Maximum pages entered\r\x15\r"}}, relogon,
+			[]exchange{{want: b2, reply: sent211}, {want: b1, reply: sent211}}),
+			[]send{{p: p1, code: 211}, {p: p2, code: 211}, {p: p1, code: 211}}},
+		{"113 with RS, twice: temporary", ClientConfig{}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: "113 Maximum time reached\r\x1e\r"}}, relogon,
+			[]exchange{{want: b1, reply: "113 Maximum time reached\r\x1e\r"}}, relogon,
+			[]exchange{{want: b2, reply: sent211}}),
+			[]send{{p: p1, code: 113, outcome: ErrTemporary, cause: ErrRS, sends: 2}, {p: p2, code: 211}}},
+		{"113 with ESC EOT: disconnected", ClientConfig{}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: "113 Maximum time reached\r\x1b\x04\r"}}),
+			[]send{{p: p1, code: 113, outcome: ErrTemporary, cause: ErrDisconnected, sends: 1}}},
+		{"new session refused", ClientConfig{MaxPagesPerSession: 1}, steps(logonSteps(),
+			[]exchange{{want: b1, reply: sent211}, {want: "\x04\r", reply: bye115}, {want: "\r", reply: "ID=\r"},
+				{want: "\x1bPG1\r", reply: "\x1b\x04\r"}}),
+			[]send{{p: p1, code: 211}, {p: p2, outcome: ErrTemporary, cause: ErrRefused}}},
+		{"no checksum", ClientConfig{NoChecksum: true}, steps(logonSteps(),
+			[]exchange{{want: "\x021001\rCode Blue 4W Rm 412\r\x03\r", reply: sent211}}),
+			[]send{{p: p1, code: 211}}},
+		{"bare LF", ClientConfig{BareLF: true}, []exchange{
+			{want: "\r", reply: "ID=\n"}, {want: "\x1bPG1\r", reply: "110 1.8\n\x06\n\x1b[p\n"},
+			{want: b1, reply: "211 Sent\n\x06\n"}, {want: b2, reply: "211 Sent\r\n\x06\r\n"}},
+			[]send{{p: p1, code: 211}, {p: p2, code: 211}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			withClient(t, tt.cfg, tt.steps, func(ctx context.Context, c *Client) {
+				if err := c.Logon(ctx); err != nil {
+					t.Fatal(err)
+				}
+				for i, s := range tt.sends {
+					r, err := c.Send(ctx, s.p)
+					var se *SendError
+					switch {
+					case s.outcome == nil && err != nil,
+						s.outcome != nil && (!errors.As(err, &se) || !errors.Is(err, s.outcome) || !errors.Is(err, s.cause)):
+						t.Fatalf("page %d: %v, %v; want %v, %v", i, r, err, s.outcome, s.cause)
+					case r.Code() != s.code:
+						t.Fatalf("page %d: reply %v, want code %d", i, r, s.code)
+					case se != nil && s.sends != 0 && se.Sends != s.sends:
+						t.Fatalf("page %d: %d sends, want %d", i, se.Sends, s.sends)
+					}
+				}
+			})
+		})
+	}
+}

@@ -21,6 +21,9 @@ type conn struct {
 	rw   io.ReadWriter
 	buf  []byte // read, cleaned, not yet used
 	rbuf [512]byte
+	// bareLF: an LF that does not follow a CR is taken as CR
+	// (ClientConfig.BareLF); afterCR: the last byte read was CR.
+	bareLF, afterCR bool
 }
 
 // discard forgets everything read so far.
@@ -50,7 +53,15 @@ func (c *conn) fill(ctx context.Context, deadline time.Time) error {
 	}
 	n, err := c.rw.Read(c.rbuf[:])
 	for _, b := range c.rbuf[:n] {
-		if b &= 0x7f; b != lf && b != 0 {
+		if b &= 0x7f; b == 0 {
+			continue
+		}
+		afterCR := c.afterCR
+		c.afterCR = b == cr
+		switch {
+		case b == lf && c.bareLF && !afterCR:
+			c.buf = append(c.buf, cr)
+		case b != lf:
 			c.buf = append(c.buf, b)
 		}
 	}

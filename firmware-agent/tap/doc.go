@@ -22,6 +22,17 @@
 // accept function whose [Reply] ([Accepted], [Rejected], [Resend]) goes
 // back to the sender.
 //
+// Peers bend the spec, so both roles take per-line quirks as plain config
+// fields. [TerminalConfig]: Password (logon required when set, optional
+// otherwise), NoChecksum (blocks without the 3 checksum characters),
+// BareLF (lines and fields ended by LF alone), IdleTimeout, MaxBadBlocks
+// (then "503" RS). [ClientConfig]: NoLogon, NoChecksum, BareLF,
+// MaxPagesPerSession (log off and on again after that many pages, as
+// PageGate wants after 25), the timers and tries. A go-ahead with no ACK
+// (Scope) and ID= CR LF (Zetron) need no setting. [Fit] cuts or truncates
+// a text for a terminal's maximum length, in printable ASCII
+// ([Printable]).
+//
 // Message text is PHI: [Page.Text] is a paging.PHI, [Block] formats
 // redacted, and no error of this package quotes text.
 //
@@ -35,17 +46,26 @@
 //     its 211 garbled or cut off) makes the sender send the page again, and
 //     the terminal cannot tell; ServeTerminal accepts it twice. Likewise a
 //     Client reports such a page as ErrUnknown, not as sent.
-//   - The 8th bit is ignored both ways, and LF and NUL are dropped as line
-//     noise, as on-site encoders do. EncodePage refuses text outside
-//     printable ASCII (ErrInvalidPage) rather than change it.
+//   - The 8th bit is ignored both ways, and NUL is dropped as line noise,
+//     as on-site encoders do; so is LF, unless BareLF makes an LF that
+//     does not follow a CR a line end. CR LF peers need no setting.
+//     EncodePage refuses text outside printable ASCII (ErrInvalidPage)
+//     rather than change it; Fit and Printable change it, one character
+//     for one where they can.
 //   - The answer to a block ending ETB or US is not the page's: a page cut
 //     off before its ETX block cannot have gone out, and Send counts it as
 //     ErrTemporary; only a last block without a decisive answer is
 //     ErrUnknown.
 //   - ServeTerminal takes any service type after ESC PG (PG1, PG3, PG8) as
-//     alphanumeric paging, and needs the checksum of every block. Of the
-//     peers' quirks only the missing logon is handled (ClientConfig.NoLogon;
-//     ServeTerminal without a Password); no checksum, splitting long text
-//     into pages, character sets and the like are for profiles built on
-//     this package.
+//     alphanumeric paging. With NoChecksum a block with no checksum ends at
+//     the CR after its end character; a sender that sends neither checksum
+//     nor CR gets its answer only when its next byte comes.
+//   - A terminal's session limits: MaxPagesPerSession counts the pages
+//     begun in a session. A reply that carries 112 or 113 with ACK took
+//     the page and makes the next Send start a new session; with NAK or
+//     RS the page goes again in a new session, once (a second 112/113 is
+//     ErrTemporary, not the page's fault); with ESC EOT it is
+//     ErrDisconnected as any ESC EOT.
+//   - Splitting a long text into pages is the caller's choice (Fit): Send
+//     sends one page as it is, in as many blocks as it takes.
 package tap

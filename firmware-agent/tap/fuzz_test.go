@@ -32,6 +32,19 @@ func FuzzParseBlock(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b, err := ParseBlock(in)
+		nb, nerr := ParseBlockNoChecksum(in)
+		switch {
+		case err == nil && (nerr != nil || !reflect.DeepEqual(nb, b)):
+			t.Fatalf("ParseBlockNoChecksum(%q) = %v, %v; ParseBlock took it", in, nb, nerr)
+		case err != nil && nerr == nil:
+			// Taken only without a checksum: nothing but CR may follow
+			// the end character.
+			if tail := in[len(nb.Info)+2:]; len(tail) > 1 || len(tail) == 1 && tail[0]&0x7f != cr {
+				t.Fatalf("ParseBlockNoChecksum(%q) took a block with %q after its end", in, tail)
+			}
+		case err != nil && errors.Is(err, ErrChecksum) && !errors.Is(nerr, ErrChecksum):
+			t.Fatalf("ParseBlockNoChecksum(%q) = %v, want the checksum error", in, nerr)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrChecksum) && !errors.Is(err, ErrTooLong) {
 				t.Fatalf("ParseBlock(%q): error %v wraps no sentinel", in, err)

@@ -1,6 +1,7 @@
 package tap
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -22,6 +23,18 @@ type TerminalConfig struct {
 	// MaxBadBlocks: bad blocks in a row (checksum or format) answered NAK
 	// before the next is answered "503" RS. Default 3.
 	MaxBadBlocks int
+	// NoChecksum is for senders that leave the checksum out,
+	// <STX>id<CR>text<CR><ETX><CR>: such blocks are taken (the CR, or
+	// whatever comes next that is not a checksum character, ends them).
+	// Blocks with a checksum are still checked: a wrong one is "514" NAK.
+	NoChecksum bool
+	// BareLF is for senders that end lines with LF alone: an LF that does
+	// not follow a CR ends a line (CR, ESC PG1, EOT) and a field as CR
+	// does, and after the checksum it is the block's closing CR; a block's
+	// checksum may count such an LF as sent (0x0a) or as the CR it stands
+	// for. LF right after CR is dropped as always, so CR LF senders work
+	// either way. Without BareLF every LF is line noise.
+	BareLF bool
 }
 
 // Terminal defaults.
@@ -124,6 +137,7 @@ type terminal struct {
 	sum       int     // checksum characters in block (stChecksum)
 	pending   []Block // blocks of the page so far, each ended ETB or US
 	swallowCR bool    // the next byte, if CR, ends the block just answered
+	afterCR   bool    // the last byte was CR (an LF now is part of CR LF)
 	loggedOn  bool
 	failures  int // wrong passwords in a row
 	bad       int // bad blocks in a row
@@ -140,12 +154,23 @@ func (t *terminal) dropPartial() {
 
 // feed takes one byte from the line and returns what to answer.
 func (t *terminal) feed(ctx context.Context, b byte) []byte {
-	b &= 0x7f
-	if b == lf || b == 0 {
+	if b &= 0x7f; b == 0 {
+		return nil // line noise
+	}
+	afterCR := t.afterCR
+	t.afterCR = b == cr
+	eol := b == cr // b ends a line or a field
+	switch {
+	case b == lf && t.cfg.BareLF && !afterCR:
+		eol = true
+	case b == lf:
 		return nil // line noise, and the LF of senders that end lines CR LF
 	}
 	swallow := t.swallowCR
 	t.swallowCR = false
+	if eol && t.state != stBlock {
+		b = cr // a bare LF, taken as CR; inside a block it stays as sent
+	}
 	switch t.state {
 	case stBlock:
 		switch b {
@@ -211,7 +236,14 @@ func (t *terminal) endBlock(ctx context.Context) []byte {
 	raw := t.block
 	t.state = stLine
 	t.block = t.block[:0]
-	blk, err := ParseBlock(raw)
+	if t.cfg.BareLF {
+		raw = bareLFBlock(raw)
+	}
+	parse := ParseBlock
+	if t.cfg.NoChecksum {
+		parse = ParseBlockNoChecksum
+	}
+	blk, err := parse(raw)
 	if err != nil {
 		t.bad++
 		if t.bad > t.cfg.MaxBadBlocks {
@@ -296,4 +328,22 @@ func (t *terminal) logon(arg []byte) []byte {
 	t.failures = 0
 	t.loggedOn = true
 	return []byte(logonOK)
+}
+
+// bareLFBlock turns the LFs in the fields of raw (a block from STX to its
+// checksum, if any) into the CRs they stand for. The checksum is rewritten
+// to the CR version's when it is right for the block either way: with the
+// LFs counted as sent, or as CRs. A block without an LF is returned as it
+// is.
+func bareLFBlock(raw []byte) []byte {
+	end := bytes.IndexAny(raw, "\x03\x17\x1f")
+	if end < 0 || bytes.IndexByte(raw[:end], lf) < 0 {
+		return raw
+	}
+	asCR := bytes.ReplaceAll(raw[:end+1], []byte{lf}, []byte{cr})
+	sum := raw[end+1:]
+	if len(sum) == 3 && (string(sum) == Checksum(raw[:end+1]) || string(sum) == Checksum(asCR)) {
+		sum = []byte(Checksum(asCR))
+	}
+	return append(asCR, sum...)
 }

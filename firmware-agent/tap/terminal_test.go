@@ -29,6 +29,11 @@ func (s sender) send(data, want string) {
 	if want == "" {
 		return
 	}
+	// In the bubble a deadline passes in fake time: a wrong answer fails
+	// the test instead of leaving it reading for ever.
+	if err := s.conn.SetReadDeadline(time.Now().Add(10 * time.Minute)); err != nil {
+		s.t.Fatal(err)
+	}
 	got := make([]byte, len(want))
 	if n, err := io.ReadFull(s.conn, got); err != nil || string(got) != want {
 		s.t.Fatalf("sent %q, got %q, want %q (%v)", data, got[:n], want, err)
@@ -93,6 +98,12 @@ func wantPages(t *testing.T, rec *recorder, want ...string) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("accepted %q, want %q", got, want)
 	}
+}
+
+// noSum is block without its checksum, as senders that send none write
+// it.
+func noSum(block string) string {
+	return block[:len(block)-4] + "\r"
 }
 
 // badSum is block with a wrong checksum.
@@ -206,6 +217,36 @@ func TestServeTerminal(t *testing.T) {
 			s.send("\r", "") // late, taken for the block's
 			s.quiet()
 		}, pages: []string{"1001:Code Blue 4W Rm 412", "1002:Lab: K 6.1 Bed 7"}},
+		{name: "no checksum", cfg: TerminalConfig{NoChecksum: true}, steps: func(s sender) {
+			s.send(noSum(b1), sent211)
+			s.send(b2, sent211) // with a checksum, still taken
+			s.send(badSum(b1), nak514)
+			s.send("\x021001\rCode\r\x0364\r", "515 Message format error\r\x15\r") // 2 of 3
+			s.send(noSum(l0), "\x06\r")
+			s.send(noSum(l1), sent211)
+			s.send(noSum(b2)[:len(noSum(b2))-1], "") // no CR: the next STX ends it
+			s.send(b1, sent211+sent211)
+			s.quiet()
+		}, pages: []string{"1001:Code Blue 4W Rm 412", "1002:Lab: K 6.1 Bed 7", longText, "1002:Lab: K 6.1 Bed 7", "1001:Code Blue 4W Rm 412"}},
+		{name: "bare LF", cfg: TerminalConfig{BareLF: true, Password: "pw"}, steps: func(s sender) {
+			s.send("\n", idPrompt)
+			s.send("\r\n", idPrompt) // CR LF is one line end
+			s.send("\x1bPG1pw\n", logonOK)
+			s.send(b1[:len(b1)-1]+"\n", sent211)
+			lfSent := "\x021002\nLab: K 6.1 Bed 7\n\x03"
+			s.send(lfSent+Checksum([]byte(lfSent))+"\n", sent211)
+			lfAsCR := "\x021003\nx\n\x03"
+			s.send(lfAsCR+Checksum([]byte("\x021003\rx\r\x03"))+"\n", sent211)
+			s.send(lfSent+"000\n", nak514)
+			s.send(strings.ReplaceAll(b2[:len(b2)-5], "\r", "\r\n")+b2[len(b2)-5:]+"\n", sent211)
+			s.send("\x04\n", goodbye)
+			s.send("\n", idPrompt)
+		}, pages: []string{"1001:Code Blue 4W Rm 412", "1002:Lab: K 6.1 Bed 7", "1003:x", "1002:Lab: K 6.1 Bed 7"}},
+		{name: "bare LF is noise without BareLF", steps: func(s sender) {
+			s.send("\n\n\x04\n", "")
+			s.send("\r", goodbye)
+			s.quiet()
+		}},
 		{name: "password", cfg: TerminalConfig{Password: "abc"}, steps: func(s sender) {
 			s.send(b1, "507 Logon required\r\x1b\x04\r")
 			s.send("\x1bPG1abd\r", "509 Invalid password\r\x15\r")
@@ -443,11 +484,14 @@ func FuzzServeTerminal(f *testing.F) {
 	}
 	f.Add([]byte("\x021001\rCode\x1f"+Checksum([]byte("\x021001\rCode\x1f"))+"\r\x02 Blue\r\x03"+Checksum([]byte("\x02 Blue\r\x03"))), uint8(1))
 	f.Add([]byte("junk\x02\x021\rx\r\x03"), uint8(7))
+	f.Add([]byte("\n\x1bPG1\n\x021\nx\n\x03\r\x021\rx\r\x03\n\x04\n"), uint8(0x18))
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
+		// split's low 3 bits size the chunks, the next two pick quirks.
+		cfg := TerminalConfig{NoChecksum: split&0x08 != 0, BareLF: split&0x10 != 0}
 		serve := func(n int) (string, []Page) {
 			var pages []Page
 			rw := &chunkRW{in: in, n: n}
-			err := ServeTerminal(context.Background(), rw, TerminalConfig{}, func(_ context.Context, p Page) Reply {
+			err := ServeTerminal(context.Background(), rw, cfg, func(_ context.Context, p Page) Reply {
 				pages = append(pages, p)
 				return Accepted()
 			})
