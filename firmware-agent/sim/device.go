@@ -43,6 +43,7 @@ type Responder interface {
 type Device struct {
 	path         string
 	newResponder func() Responder
+	pace         pace // the line's speed and the device's reply delay
 
 	opMu sync.Mutex // serialises Plug, Unplug and Close
 
@@ -59,17 +60,24 @@ type conn struct {
 	ptmx *os.File      // master; read and written only by the serve goroutine, closed by Unplug
 	tty  *os.File      // slave, held open so the master never sees EIO when the agent closes its end
 	done chan struct{} // closed when the serve goroutine has returned
+	stop chan struct{} // closed by unplug: a paced serve stops waiting
 }
 
 // NewDevice creates a device whose symlink is dir/name, plugs it in and
 // starts answering with responders made by newResponder.
 func NewDevice(dir, name string, newResponder func() Responder) (*Device, error) {
+	return newDevice(dir, name, newResponder, pace{})
+}
+
+// newDevice is NewDevice with a paced line (see pace).
+func newDevice(dir, name string, newResponder func() Responder, p pace) (*Device, error) {
 	if name == "" || strings.ContainsRune(name, '/') {
 		return nil, fmt.Errorf("sim: bad device name %q", name)
 	}
 	d := &Device{
 		path:         filepath.Join(dir, name),
 		newResponder: newResponder,
+		pace:         p,
 		changed:      make(chan struct{}),
 	}
 	if err := d.Plug(); err != nil {
@@ -151,11 +159,15 @@ func (d *Device) Plug() error {
 		tty.Close()
 		return fmt.Errorf("sim: link %s: %w", d.path, err)
 	}
-	c := &conn{ptmx: ptmx, tty: tty, done: make(chan struct{})}
+	c := &conn{ptmx: ptmx, tty: tty, done: make(chan struct{}), stop: make(chan struct{})}
 	d.mu.Lock()
 	d.conn = c
 	d.mu.Unlock()
-	go d.serve(c, d.newResponder())
+	if d.pace.on() {
+		go d.servePaced(c, d.newResponder())
+	} else {
+		go d.serve(c, d.newResponder())
+	}
 	return nil
 }
 
@@ -183,6 +195,7 @@ func (d *Device) unplug(c *conn) error {
 	if errors.Is(errLink, os.ErrNotExist) {
 		errLink = nil // someone removed it for us; the device is gone either way
 	}
+	close(c.stop)
 	errM := c.ptmx.Close() // wakes the serve goroutine
 	<-c.done
 	errS := c.tty.Close()

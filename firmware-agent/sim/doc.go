@@ -22,12 +22,22 @@
 // exactly which pages arrived and how often. TerminalOptions.Answer makes
 // it answer chosen pages with RS, NAK or ESC EOT, or take them and stay
 // silent (AnswerSilent), so a sender cannot tell whether they went out.
+// The other TerminalOptions make it a real terminal's quirks and faults:
+// NoLogon (blocks taken before a logon), MaxBadBlocks ("503" RS after that
+// many bad blocks in a row), NAKEvery (every n-th block answered "514"
+// NAK, as garbled on the line), MaxText (longer texts truncated, "212"),
+// Delay (a slow terminal) and Baud (the line paced both ways at that rate,
+// 10 bits a byte, against an absolute clock so that it does not drift).
 //
 // The Sender speaks first: Page does the TAP exchange from the sender's
 // side (a tap.Client, with or without the logon) and returns the agent's
 // reply, so tests can push pages into the agent's terminal role and count
-// which were acknowledged with 211. SendRaw writes noise or half a block;
-// Unplug then is a hang-up mid-block.
+// which were acknowledged with 211; SenderOptions.Client makes it log on
+// or not (NoLogon) and send checksums or not (NoChecksum). SendRaw writes
+// noise or half a block; Unplug then is a hang-up mid-block, which
+// HangUpMidBlock does in one go. Exchange
+// writes raw bytes that are answered, such as a block with a wrong
+// checksum from CorruptChecksum, and returns the answer.
 //
 // # Caveats
 //
@@ -35,7 +45,13 @@
 //     simulated, and TIOCMGET/TIOCMSET on the slave fail or do nothing.
 //     Neither is BREAK.
 //   - Baud rate, parity and stop bits set on the slave are accepted and
-//     ignored: bytes arrive at memory speed, never garbled.
+//     ignored: bytes arrive at memory speed, never garbled, unless the
+//     paging terminal's own Baud paces them (only the terminal has it; the
+//     modem and the sender run at memory speed). A paced terminal takes
+//     received bytes in chunks of up to 16 and lets each chunk through
+//     when its last byte would have arrived, and releases what it sends
+//     16 bytes at a time likewise; the pty still buffers a few KB, so a
+//     sender's writes do not block as on a real line with flow control.
 //   - The simulator sets the slave to raw mode when it opens the pair, so
 //     the tty line discipline neither echoes nor translates CR/LF. An agent
 //     that changes the termios (go.bug.st/serial sets raw mode itself) owns
@@ -54,7 +70,13 @@
 //   - A Sender's pages are whatever tap.Client sends; after SendRaw the
 //     next Page logs on anew to get past an answer to the raw bytes, which
 //     a Sender with NoLogon cannot do: keep its raw bytes unanswerable.
-//   - The paging terminal requires the logon: blocks before the go-ahead
-//     are not answered. After a bad block it does not give up (no 503):
-//     it answers NAK for as long as the sender resends.
+//   - By default the paging terminal requires the logon (blocks before the
+//     go-ahead are not answered; TerminalOptions.NoLogon takes them) and
+//     never gives up on bad blocks (NAK for as long as the sender resends;
+//     MaxBadBlocks gives "503" RS). It checks every checksum: it has no
+//     NoChecksum of its own.
+//   - NAKEvery counts every block, resends included, and garbles blocks
+//     that were fine: with NAKEvery 1 no page ever gets through.
+//   - Delay and Baud pace the device's own goroutine: Unplug and Close
+//     stop the wait at once, and a reply not yet written is lost.
 package sim

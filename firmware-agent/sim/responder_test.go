@@ -151,6 +151,41 @@ func TestTerminalResponder(t *testing.T) {
 			{"\x021001\rCode\x01\r\x03000\r", "515 Message format error\r\x15\r"},
 			{"\x02\rno ID\r\x03" + tap.Checksum([]byte("\x02\rno ID\r\x03")) + "\r", "515 Message format error\r\x1e\r"},
 		}},
+		{"no logon needed", TerminalOptions{NoLogon: true}, []step{
+			{blockOf("1001", "x"), sent},
+			{"\x04\r", "115 Goodbye\r\x1b\x04\r"},
+			{"\r", "ID=\r"},
+			{"\x1bPG1\r", logon},
+			{blockOf("1002", "y"), sent},
+		}},
+		{"503 after too many bad blocks", TerminalOptions{MaxBadBlocks: 2}, []step{
+			{"\x1bPG1\r", logon},
+			{string(CorruptChecksum([]byte(blockOf("1", "x")))), TAPChecksum},
+			{"\x021\rx\x01\r\x03000\r", TAPFormat},
+			{string(CorruptChecksum([]byte(blockOf("1", "x")))), TAPTooMany},
+			{string(CorruptChecksum([]byte(blockOf("1", "x")))), TAPChecksum}, // counted anew
+			{blockOf("1", "x"), sent},
+		}},
+		{"503 drops the page so far", TerminalOptions{MaxBadBlocks: 1}, []step{
+			{"\x1bPG1\r", logon},
+			{"\x021\r\x17" + tap.Checksum([]byte("\x021\r\x17")) + "\r", TAPBlockOK},
+			{string(CorruptChecksum([]byte("\x02x\r\x03" + tap.Checksum([]byte("\x02x\r\x03")) + "\r"))), TAPChecksum},
+			{string(CorruptChecksum([]byte("\x02x\r\x03" + tap.Checksum([]byte("\x02x\r\x03")) + "\r"))), TAPTooMany},
+			{"\x02x\r\x03" + tap.Checksum([]byte("\x02x\r\x03")) + "\r", sent}, // a page of its own: ID "x"
+		}},
+		{"NAK every 2nd block", TerminalOptions{NAKEvery: 2}, []step{
+			{"\x1bPG1\r", logon},
+			{blockOf("1", "a"), sent},
+			{blockOf("2", "b"), TAPChecksum},
+			{blockOf("2", "b"), sent},
+			{string(CorruptChecksum([]byte(blockOf("3", "c")))), TAPChecksum},
+			{blockOf("3", "c"), sent},
+		}},
+		{"text over MaxText truncated", TerminalOptions{MaxText: 5}, []step{
+			{"\x1bPG1\r", logon},
+			{blockOf("1", "abcdefgh"), TAPTruncated},
+			{blockOf("1", "abcde"), sent},
+		}},
 		{"answers", TerminalOptions{Answer: answerByID}, []step{
 			{"\x1bPG1\r", logon},
 			{blockOf("511", "x"), "511 Invalid Pager ID\r\x1e\r"},
@@ -268,6 +303,24 @@ func FuzzModemResponder(f *testing.F) {
 	})
 }
 
+// The terminal records what it took: a truncated text truncated, a page
+// whose block was garbled once only once.
+func TestTerminalResponderRecords(t *testing.T) {
+	t.Parallel()
+	var got []string
+	r := NewTerminalResponder(TerminalOptions{MaxText: 4, NAKEvery: 2, OnPage: func(p tap.Page) {
+		got = append(got, p.ID+":"+p.Text.Reveal())
+	}})
+	in := "\x1bPG1\r" + blockOf("1", "abcdef") + blockOf("2", "xy") + blockOf("2", "xy") + blockOf("3", "wxyz")
+	want := "110 1.8\r\x06\r\x1b[p\r" + TAPTruncated + TAPChecksum + TAPPageSent + TAPChecksum
+	if out := feedBytewise(r, in); out != want {
+		t.Errorf("answers %q, want %q", out, want)
+	}
+	if w := []string{"1:abcd", "2:xy"}; strings.Join(got, "|") != strings.Join(w, "|") {
+		t.Errorf("took %q, want %q", got, w)
+	}
+}
+
 // FuzzTerminalResponder: as FuzzModemResponder, for the paging terminal.
 func FuzzTerminalResponder(f *testing.F) {
 	for _, s := range []string{"\r", "\x1bPG1\r", "\x1bPG1secret\r\x04\r", "\x021001\rCode Blue\r\x03645\r", "\x1bPG\r",
@@ -275,7 +328,17 @@ func FuzzTerminalResponder(f *testing.F) {
 		f.Add([]byte(s), uint8(1))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
-		opts := TerminalOptions{Password: "secret"}
+		// split's low 3 bits size the chunks, the others pick options.
+		opts := TerminalOptions{Password: "secret", NoLogon: split&0x08 != 0}
+		if split&0x10 != 0 {
+			opts.MaxBadBlocks = 2
+		}
+		if split&0x20 != 0 {
+			opts.NAKEvery = 3
+		}
+		if split&0x40 != 0 {
+			opts.MaxText = 10
+		}
 		whole := string(NewTerminalResponder(opts).Respond(in))
 		r := NewTerminalResponder(opts)
 		n := int(split)%8 + 1

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -13,7 +16,8 @@ import (
 type SenderOptions struct {
 	Name string // symlink name in the device dir; default "nursecall0"
 	// Client is how the sender speaks TAP: its password, NoLogon for
-	// senders that skip the logon, its timeouts.
+	// senders that skip the logon, NoChecksum for senders that send
+	// blocks without one, its timeouts.
 	Client tap.ClientConfig
 }
 
@@ -109,6 +113,73 @@ func (s *Sender) SendRaw(p []byte) error {
 	s.client = nil
 	_, err := s.write(p)
 	return err
+}
+
+// HangUpMidBlock writes the first half of the page's first block, as
+// tap.EncodePage writes it, and unplugs the sender: a sender that hangs
+// up in the middle of a block. Plug brings it back.
+func (s *Sender) HangUpMidBlock(id, text string) error {
+	blocks, err := tap.EncodePage(tap.Page{ID: id, Text: paging.NewPHI(text)})
+	if err != nil {
+		return err
+	}
+	if err := s.SendRaw(blocks[0][:len(blocks[0])/2]); err != nil {
+		return err
+	}
+	return s.Unplug()
+}
+
+// Exchange writes raw to the line as it is (a block with a bad checksum
+// from CorruptChecksum, one without a checksum, a logon by hand) and
+// returns the agent's next reply, parsed by tap.ParseReply; what follows
+// the reply stays for the next read. It waits until a whole reply came or
+// ctx ends, so use it only for bytes that are answered. Unlike SendRaw it
+// leaves the sender's session as it was.
+func (s *Sender) Exchange(ctx context.Context, raw []byte) (tap.Reply, error) {
+	s.pageMu.Lock()
+	defer s.pageMu.Unlock()
+	s.mu.Lock()
+	gen := s.gen
+	s.mu.Unlock()
+	if _, err := (senderConn{s: s, gen: gen}).Write(raw); err != nil {
+		return tap.Reply{}, err
+	}
+	for {
+		s.mu.Lock()
+		r, n, err := tap.ParseReply(s.inbox)
+		if err == nil {
+			s.inbox = s.inbox[n:]
+		}
+		wake, now := s.wake, s.gen
+		s.mu.Unlock()
+		switch {
+		case err == nil:
+			return r, nil
+		case !errors.Is(err, tap.ErrIncomplete):
+			return tap.Reply{}, err
+		case now != gen || !s.plugged():
+			return tap.Reply{}, ErrUnplugged
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return tap.Reply{}, fmt.Errorf("sim: wait for the answer on %s: %w", s.Path(), ctx.Err())
+		}
+	}
+}
+
+// CorruptChecksum returns a copy of block (STX … end character, checksum,
+// CR, as tap.EncodePage writes it) whose checksum is wrong but well
+// formed, so that a terminal answers it "514" NAK.
+func CorruptChecksum(block []byte) []byte {
+	b := bytes.Clone(block)
+	end := bytes.IndexAny(b, "\x03\x17\x1f")
+	if end < 0 || len(b) < end+4 {
+		return b
+	}
+	last := &b[end+3]
+	*last = '0' + (*last-'0'+1)%16 // still in 0…?
+	return b
 }
 
 // session returns the client for the current plug.

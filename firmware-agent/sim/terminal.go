@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"pagebridge/firmware-agent/tap"
+	"pagebridge/gateway/paging"
 )
 
 // TAP control characters.
@@ -40,10 +42,38 @@ const (
 	AnswerDisconnect
 )
 
-// TerminalOptions configure a simulated paging terminal.
+// TerminalOptions configure a simulated paging terminal. The zero value
+// of each field is the plain terminal: logon required, NAK for every bad
+// block for as long as the sender resends, any length of text, answers at
+// once, bytes at memory speed.
 type TerminalOptions struct {
 	Name     string // symlink name in the device dir; default "tap0"
 	Password string // if set, ESC PG1<password> must match; otherwise any password logs in
+	// NoLogon takes blocks before a logon, as terminals whose logon is
+	// optional do (WaveWare); a logon is still answered. Without it blocks
+	// before the go-ahead are not answered.
+	NoLogon bool
+	// MaxBadBlocks, if above 0, is how many bad blocks in a row (checksum
+	// or format) are answered NAK: the next is answered "503" RS and the
+	// page so far dropped, as a real terminal gives up. 0: NAK for ever.
+	MaxBadBlocks int
+	// NAKEvery, if above 0, answers every n-th block received (counted
+	// from the plug-in, resends included) "514" NAK without taking it, as
+	// a block garbled on the line: fault injection. The sender sends it
+	// again, and the page is still taken once.
+	NAKEvery int
+	// MaxText, if above 0, truncates a text longer than that many
+	// characters, takes the rest and answers "212" ACK (Ascom: 128). Pages
+	// records the truncated text.
+	MaxText int
+	// Delay makes a slow terminal: it waits this long before each reply.
+	Delay time.Duration
+	// Baud, if above 0, paces the line both ways at that many bits per
+	// second, 10 bits a byte (8N1; 9600 baud is 1.042 ms a byte): what the
+	// terminal sends is released at that rate, and what it receives is
+	// taken (recorded, answered) no faster. A pty has no baud rate of its
+	// own.
+	Baud int
 	// Answer, if set, decides the answer to each page; nil accepts every
 	// page. It is called from the device goroutine.
 	Answer func(p tap.Page) Answer
@@ -80,7 +110,7 @@ func NewPagingTerminal(dir string, opts TerminalOptions) (*PagingTerminal, error
 			onPage(p)
 		}
 	}
-	d, err := NewDevice(dir, opts.Name, func() Responder { return NewTerminalResponder(opts) })
+	d, err := newDevice(dir, opts.Name, func() Responder { return NewTerminalResponder(opts) }, pace{baud: opts.Baud, delay: opts.Delay})
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +161,8 @@ const (
 	TAPBadPage   = "515 Message format error\r\x1e\r"
 	TAPUnknownID = "511 Invalid Pager ID\r\x1e\r"
 	TAPTryLater  = "512 Temporarily cannot deliver - try later\r\x15\r"
+	TAPTruncated = "212 Long message truncated and sent\r\x06\r"
+	TAPTooMany   = "503 Excessive checksum errors\r\x1e\r"
 )
 
 // maxTAPBlock bounds a block: a longer "block" is noise.
@@ -143,13 +175,17 @@ const maxTAPBlock = 2048
 // answered "514" NAK, a malformed one "515" NAK; a block ending ETB or US
 // is answered ACK; the last block of a page (ETX) gets the answer
 // opts.Answer picks, "211" and ACK by default. Blocks before the logon are
-// not answered, as by a terminal that requires it. The 8th bit of every
-// byte is ignored, as on-site encoders do; LF is ignored.
+// not answered, as by a terminal that requires it, unless opts.NoLogon.
+// opts.MaxBadBlocks, NAKEvery and MaxText add a real terminal's "503",
+// injected NAKs and "212". The 8th bit of every byte is ignored, as
+// on-site encoders do; LF is ignored.
 type TerminalResponder struct {
 	opts      TerminalOptions
 	line      []byte // bytes since the last CR, outside blocks
 	loggedIn  bool   // the go-ahead was sent
 	failures  int    // wrong passwords in a row
+	blocks    int    // blocks received, for NAKEvery
+	bad       int    // bad blocks in a row, for MaxBadBlocks
 	inBlock   bool   // between STX and the end of the checksum
 	block     []byte // the block being received, from STX
 	sumLeft   int    // checksum characters still to come; -1 before the end character
@@ -175,7 +211,7 @@ func (r *TerminalResponder) Respond(in []byte) []byte {
 		swallow := r.swallowCR
 		r.swallowCR = false
 		switch {
-		case r.loggedIn && (r.inBlock || b == tapSTX):
+		case (r.loggedIn || r.opts.NoLogon) && (r.inBlock || b == tapSTX):
 			out = append(out, r.blockByte(b)...)
 		case b == '\r':
 			if !swallow {
@@ -219,13 +255,23 @@ func (r *TerminalResponder) blockByte(b byte) []byte {
 
 // answerBlock answers a whole block, STX to the last checksum character.
 func (r *TerminalResponder) answerBlock(raw []byte) []byte {
+	r.blocks++
 	blk, err := tap.ParseBlock(raw)
-	switch {
-	case errors.Is(err, tap.ErrChecksum):
-		return []byte(TAPChecksum)
-	case err != nil:
+	if err == nil && r.opts.NAKEvery > 0 && r.blocks%r.opts.NAKEvery == 0 {
+		err = tap.ErrChecksum // garbled on the line
+	}
+	if err != nil {
+		if r.bad++; r.opts.MaxBadBlocks > 0 && r.bad > r.opts.MaxBadBlocks {
+			r.bad = 0
+			r.pending = nil
+			return []byte(TAPTooMany)
+		}
+		if errors.Is(err, tap.ErrChecksum) {
+			return []byte(TAPChecksum)
+		}
 		return []byte(TAPFormat)
 	}
+	r.bad = 0
 	r.pending = append(r.pending, blk)
 	if !blk.Last() {
 		if len(r.pending) >= tap.MaxBlocks {
@@ -243,6 +289,13 @@ func (r *TerminalResponder) answerBlock(raw []byte) []byte {
 	a := AnswerAccept
 	if r.opts.Answer != nil {
 		a = r.opts.Answer(p)
+	}
+	if n := r.opts.MaxText; n > 0 && p.Text.Len() > n && (a == AnswerAccept || a == AnswerSilent) {
+		p.Text = paging.NewPHI(p.Text.Reveal()[:n])
+		if a == AnswerAccept {
+			r.took(p)
+			return []byte(TAPTruncated)
+		}
 	}
 	switch a {
 	case AnswerAccept:
@@ -270,12 +323,12 @@ func (r *TerminalResponder) took(p tap.Page) {
 }
 
 func (r *TerminalResponder) execLine(line []byte) []byte {
+	if (r.loggedIn || r.opts.NoLogon) && len(line) == 1 && line[0] == tapEOT {
+		r.loggedIn = false
+		r.pending = nil
+		return []byte(TAPGoodbye)
+	}
 	if r.loggedIn {
-		if len(line) == 1 && line[0] == tapEOT {
-			r.loggedIn = false
-			r.pending = nil
-			return []byte(TAPGoodbye)
-		}
 		return nil
 	}
 	switch {

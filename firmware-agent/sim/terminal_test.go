@@ -131,3 +131,94 @@ func TestPagingTerminalSilent(t *testing.T) {
 		t.Errorf("took %q", got)
 	}
 }
+
+// A terminal that garbles every third block and truncates long texts: the
+// client resends what was answered NAK, and every page is taken exactly
+// once, truncated where it was too long.
+func TestPagingTerminalFaults(t *testing.T) {
+	t.Parallel()
+	pt := mustTerminal(t, TerminalOptions{NAKEvery: 3, MaxText: 30, MaxBadBlocks: 3})
+	ctx, cancel := context.WithTimeout(t.Context(), safety)
+	defer cancel()
+	c := tap.NewClient(ttyRW{openPort(t, pt.Path())}, tap.ClientConfig{})
+	if err := c.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 60 {
+		id, text := fmt.Sprint(3000+i), fmt.Sprintf("Bed %d %s", i, strings.Repeat("help ", i%90))
+		r, err := c.Send(ctx, tap.Page{ID: id, Text: paging.NewPHI(text)})
+		wantCode := tap.CodeSent
+		if len(text) > 30 {
+			wantCode, text = tap.CodeTruncated, text[:30]
+		}
+		if err != nil || r.Code() != wantCode {
+			t.Fatalf("page %d: %v, %v; want %d", i, r, err, wantCode)
+		}
+		fmt.Fprintf(&want, "%s:%s|", id, text)
+	}
+	if got := ids(pt.Pages()); got != want.String() {
+		t.Errorf("took %q,\nwant %q", got, want.String())
+	}
+	blocks := strings.Count(string(pt.Received()), "\x02")
+	if naks := strings.Count(string(pt.Sent()), TAPChecksum); naks != blocks/3 || naks == 0 {
+		t.Errorf("%d blocks answered 514, want every third of %d", naks, blocks)
+	}
+}
+
+// A paced terminal takes and answers pages as the plain one does. Pacing
+// can only make the exchange slower: the time it took is checked against
+// the least the line's byte time allows, never against an upper bound.
+func TestPagingTerminalPaced(t *testing.T) {
+	t.Parallel()
+	const baud = 9600
+	const delay = 20 * time.Millisecond
+	pt := mustTerminal(t, TerminalOptions{Baud: baud, Delay: delay})
+	ctx, cancel := context.WithTimeout(t.Context(), safety)
+	defer cancel()
+	c := tap.NewClient(ttyRW{openPort(t, pt.Path())}, tap.ClientConfig{})
+	t0 := time.Now()
+	if err := c.Logon(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 8 {
+		id, text := fmt.Sprint(5000+i), fmt.Sprintf("Paced page %d %s", i, strings.Repeat("x", 40))
+		if r, err := c.Send(ctx, tap.Page{ID: id, Text: paging.NewPHI(text)}); err != nil || r.Code() != tap.CodeSent {
+			t.Fatalf("page %d: %v, %v", i, r, err)
+		}
+		fmt.Fprintf(&want, "%s:%s|", id, text)
+	}
+	elapsed := time.Since(t0)
+	if got := ids(pt.Pages()); got != want.String() {
+		t.Errorf("took %q", got)
+	}
+	// Each answer follows the whole of what it answers, so the bytes both
+	// ways and the delays add up.
+	bytes := len(pt.Received()) + len(pt.Sent())
+	least := time.Duration(bytes)*10*time.Second/baud + 10*delay // ID=, logon, 8 pages
+	if elapsed < least {
+		t.Errorf("%d bytes and 10 replies took %v, less than the line allows (%v)", bytes, elapsed, least)
+	}
+}
+
+// Unplug does not wait for a slow terminal to finish thinking.
+func TestPagingTerminalUnplugWhileSlow(t *testing.T) {
+	t.Parallel()
+	pt := mustTerminal(t, TerminalOptions{Delay: time.Hour, Baud: 300})
+	f := openPort(t, pt.Path())
+	if _, err := f.Write([]byte("\r")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), safety)
+	defer cancel()
+	if err := pt.WaitFor(ctx, func(rec []byte) bool { return len(rec) > 0 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := pt.Unplug(); err != nil { // holds the test up for an hour if it waits
+		t.Fatal(err)
+	}
+	if len(pt.Sent()) != 0 {
+		t.Errorf("sent %q before the delay was over", pt.Sent())
+	}
+}
