@@ -46,20 +46,21 @@ type Main struct {
 	log    *slog.Logger
 	stdout io.Writer // "listening …" lines for supervisors and tests
 
-	store   *storage.Store
-	httpLn  net.Listener
-	httpSrv *http.Server
-	admin   *admin.Server
-	broker  *broker.Broker // nil when the bus uses an external broker
-	bus     *agentbus.Bridge
-	engine  *engine.Engine
-	lines   *lineClock // when each sender line last brought a page
-	threads *threads.Service
-	snpp    *snpp.Server
-	snppLn  net.Listener
-	reg     *prometheus.Registry
-	started time.Time
-	pages   atomic.Uint64
+	store       *storage.Store
+	httpLn      net.Listener
+	httpSrv     *http.Server
+	admin       *admin.Server
+	broker      *broker.Broker // nil when the bus uses an external broker
+	bus         *agentbus.Bridge
+	engine      *engine.Engine
+	lines       *lineClock // when each sender line last brought a page
+	threads     *threads.Service
+	snpp        *snpp.Server
+	wctpTracker *wctpTracker // nil until the WCTP handler is built
+	snppLn      net.Listener
+	reg         *prometheus.Registry
+	started     time.Time
+	pages       atomic.Uint64
 
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup

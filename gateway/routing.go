@@ -67,9 +67,15 @@ func (a routedAccepter) Accept(ctx context.Context, msg *paging.Message, by pagi
 	if err := a.m.store.Accept(ctx, msg, by); err != nil {
 		return err
 	}
-	a.m.lines.heard(msg.Source.Line, time.Now())
-	a.m.engine.Poke()
+	a.m.accepted(msg)
 	return nil
+}
+
+// accepted notes a stored page's line and wakes the engine, which finds
+// it queued by the accept's own commit.
+func (m *Main) accepted(msg *paging.Message) {
+	m.lines.heard(msg.Source.Line, time.Now())
+	m.engine.Poke()
 }
 
 // settlePriority raises msg's tier by the configured keyword rules and,

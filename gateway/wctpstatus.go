@@ -113,18 +113,24 @@ func idAt(t time.Time) paging.ID {
 }
 
 // Track records a page and forgets, a few at a time, the party's pages
-// older than keep.
+// older than keep. The gateway's accepter writes the same record in the
+// page's own commit instead (record, via AcceptTracked).
 func (w *wctpTracker) Track(ctx context.Context, t wctp.Tracked) error {
+	return w.st.UpdateWCTP(ctx, nil, w.record(t))
+}
+
+// record writes t's bookkeeping and prunes the party's oldest.
+func (w *wctpTracker) record(t wctp.Tracked) func(tx *storage.WCTPTx) error {
 	rec := wctpPage{Message: t.Message, Ref: t.Ref, Recipient: t.Recipient, Received: t.Received,
 		Replies: t.AllowResponse, Queued: t.NotifyQueued, Delivered: t.NotifyDelivered, Read: t.NotifyRead}
 	prefix := wctpPrefix(t.Party)
 	cutoff := prefix + string(idAt(w.clock.Now().Add(-w.keep)).Bytes())
-	return w.st.UpdateWCTP(ctx, nil, func(tx *storage.WCTPTx) error {
+	return func(tx *storage.WCTPTx) error {
 		if _, err := tx.DeleteBefore(prefix, cutoff, 16); err != nil {
 			return err
 		}
 		return tx.Put(wctpPageKey(t.Party, t.Message), rec)
-	})
+	}
 }
 
 // Query answers a client's wctp-ClientQuery.
@@ -438,6 +444,18 @@ func (w *wctpTracker) confirm(ctx context.Context, c wctp.Caller, received []wct
 // withWCTPTracker gives the WCTP handler's configuration the tracker over
 // m's store: status queries, polls and replies.
 func (m *Main) withWCTPTracker(c wctp.Config) wctp.Config {
-	c.Tracker = newWCTPTracker(m.store, paging.SystemClock{})
+	m.wctpTracker = newWCTPTracker(m.store, paging.SystemClock{})
+	c.Tracker = m.wctpTracker
 	return c
+}
+
+// AcceptTracked implements wctp.TrackedAccepter: the page and its WCTP
+// bookkeeping in one commit.
+func (a routedAccepter) AcceptTracked(ctx context.Context, msg *paging.Message, by paging.AuditEvent, t wctp.Tracked) error {
+	a.m.settlePriority(ctx, msg)
+	if err := a.m.store.AcceptWCTP(ctx, msg, by, a.m.wctpTracker.record(t)); err != nil {
+		return err
+	}
+	a.m.accepted(msg)
+	return nil
 }

@@ -42,6 +42,19 @@ func objectMessage(id paging.ID) string { return "message/" + id.String() }
 // before the write is taken into a commit, Accept returns ctx.Err() and
 // nothing is stored; once taken, it waits for the outcome.
 func (s *Store) Accept(ctx context.Context, m *paging.Message, by paging.AuditEvent) error {
+	return s.accept(ctx, m, by, nil)
+}
+
+// AcceptWCTP is Accept with the WCTP bookkeeping of the page written by
+// wctp in the same commit (see UpdateWCTP), so that a sender who hears 200
+// can always ask about its page, at the cost of no second commit. wctp runs
+// only when the page is new (not for a retry of a stored one), and may
+// run more than once.
+func (s *Store) AcceptWCTP(ctx context.Context, m *paging.Message, by paging.AuditEvent, wctp func(t *WCTPTx) error) error {
+	return s.accept(ctx, m, by, wctp)
+}
+
+func (s *Store) accept(ctx context.Context, m *paging.Message, by paging.AuditEvent, wctp func(t *WCTPTx) error) error {
 	if m == nil {
 		return fmt.Errorf("accept: %w message: nil", paging.ErrInvalid)
 	}
@@ -84,6 +97,15 @@ func (s *Store) Accept(ctx context.Context, m *paging.Message, by paging.AuditEv
 		// accepted is a page routed, across any crash.
 		if err := tx.Bucket(bucketRoutePending).Put(key, nil); err != nil {
 			return err
+		}
+		if wctp != nil {
+			b, err := tx.CreateBucketIfNotExists(bucketWCTP)
+			if err != nil {
+				return err
+			}
+			if err := wctp(&WCTPTx{b: b}); err != nil {
+				return err
+			}
 		}
 		return tx.appendAudit(d)
 	})

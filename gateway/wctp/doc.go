@@ -157,11 +157,13 @@
 //     for: no pushed notifications (sendResponsesToID), no scheduled
 //     delivery, no truncation yet. Replies are only polled for; a
 //     wctp-MessageReply sent to the handler is 300.
-//   - A page is tracked after its accept, in a second commit: if that
-//     fails, the sender still hears 200 (the page is stored and routed)
-//     but can ask nothing about it; the failure is logged. What is
-//     tracked is kept for a day after the page (the gateway's
-//     wctpKeep): later queries are 504, later replies are not polled.
+//   - An accepter that implements [TrackedAccepter] (the gateway's) stores
+//     a page and its tracking in one commit. With any other, the page is
+//     tracked after its accept, in a second commit: if that fails, the
+//     sender still hears 200 (the page is stored and routed) but can ask
+//     nothing about it; the failure is logged. What is tracked is kept
+//     for a day after the page (the gateway's wctpKeep): later queries
+//     are 504, later replies are not polled.
 //   - Poll and query cost grows with a sender's pages of the last day:
 //     each is looked at (route and thread record) on every poll.
 //   - Only UTF-8. A Content-Type charset parameter is ignored; the XML

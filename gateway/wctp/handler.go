@@ -343,7 +343,22 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 		Object: "message/" + id,
 		Source: remote,
 	}
-	if err := h.acc.Accept(ctx, &m, ev); err != nil {
+	var t *Tracked
+	if h.tracker != nil {
+		t = &Tracked{Party: Party{Client: req.Client, ID: req.SenderID}, Message: m.ID, Ref: req.MessageID,
+			Recipient: req.RecipientID, Received: now, AllowResponse: !req.NoResponse,
+			NotifyQueued: req.NotifyQueued, NotifyDelivered: req.NotifyDelivered, NotifyRead: req.NotifyRead}
+	}
+	ta, inOne := h.acc.(TrackedAccepter)
+	var err error
+	if t != nil && inOne {
+		// The page and its bookkeeping in one commit: a sender that
+		// hears 200 can always ask about the page.
+		err = ta.AcceptTracked(ctx, &m, ev, *t)
+	} else {
+		err = h.acc.Accept(ctx, &m, ev)
+	}
+	if err != nil {
 		log.add(slog.Any(keyErr, err))
 		if errors.Is(err, paging.ErrInvalid) && !errors.Is(err, paging.ErrTemporary) {
 			fail(CodeValidation, "message refused by the store")
@@ -352,15 +367,11 @@ func (h *Handler) submit(ctx context.Context, w http.ResponseWriter, log *reqLog
 		fail(CodeInternalError, "accept failed")
 		return
 	}
-	if h.tracker != nil {
-		// After the accept, before the reply: a sender that hears 200
-		// can ask about the page. A failure here loses the page's
-		// status and replies, not the page, which is stored and routed:
-		// the sender still hears 200, and the error is logged.
-		t := Tracked{Party: Party{Client: req.Client, ID: req.SenderID}, Message: m.ID, Ref: req.MessageID,
-			Recipient: req.RecipientID, Received: now, AllowResponse: !req.NoResponse,
-			NotifyQueued: req.NotifyQueued, NotifyDelivered: req.NotifyDelivered, NotifyRead: req.NotifyRead}
-		if err := h.tracker.Track(ctx, t); err != nil {
+	if t != nil && !inOne {
+		// After the accept, before the reply. A failure here loses the
+		// page's status and replies, not the page, which is stored and
+		// routed: the sender still hears 200, and the error is logged.
+		if err := h.tracker.Track(ctx, *t); err != nil {
 			h.log.LogAttrs(ctx, slog.LevelError, "wctp page accepted but not tracked: no status or replies for it",
 				slog.String(keySender, req.SenderID), slog.String(keyID, id), slog.Any(keyErr, err))
 		}

@@ -59,6 +59,13 @@ type Caller struct {
 	Remote string
 }
 
+// TrackedAccepter is an accepter that stores a page and its Tracked
+// bookkeeping in one commit; the handler prefers it over Accept followed
+// by Tracker.Track, which costs a second commit per page.
+type TrackedAccepter interface {
+	AcceptTracked(ctx context.Context, m *paging.Message, by paging.AuditEvent, t Tracked) error
+}
+
 // Tracked is what Track records of an accepted page.
 type Tracked struct {
 	Party
