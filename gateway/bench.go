@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	linger := fs.Duration("linger", DefaultConfig().Storage.CommitLinger.Duration, "the gateway store's commit linger (storage.commit_linger)")
 	agentLinger := fs.Duration("bus-agent-linger", agent.DefaultConfig().Agent.CommitLinger.Duration, "the agent spool's commit linger in the bus round trip (agent.commit_linger)")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
-	only := fs.String("only", "", "run one part: ingest, bus or routing (default: all)")
+	only := fs.String("only", "", "run one part: ingest, bus, routing or tap (default: all)")
 	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
@@ -86,8 +86,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(dir)
 
-	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" {
-		fmt.Fprintln(stderr, "bench: -only takes ingest, bus or routing")
+	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" && *only != "tap" {
+		fmt.Fprintln(stderr, "bench: -only takes ingest, bus, routing or tap")
 		return exitUsage
 	}
 	verdict := func(ok bool) string {
@@ -154,6 +154,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "route a page, max", rt.max.Round(time.Microsecond), "report")
 		fmt.Fprintf(stdout, "%-52s %14s %16s\n", "load the directory snapshot (once per change)", rt.load.Round(time.Millisecond), "report")
 		fmt.Fprintf(stdout, "%-52s %14d %16s\n", "pages routed, "+what, rt.pages, "report")
+	}
+	if *only == "" || *only == "tap" {
+		bad, err := benchTAPPart(ctx, stdout, dir, *dur, verdict)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: tap:", err)
+			return exitFailure
+		}
+		failed = failed || bad
 	}
 	if failed {
 		return exitFailure
