@@ -308,3 +308,83 @@ func TestServeTerminalOverSerialLine(t *testing.T) {
 		})
 	}
 }
+
+// A PageGate-like session limit on a terminal that garbles every fourth
+// block and truncates long texts, over the agent's serial path: the
+// client logs on anew every 25 pages, resends what was garbled, and every
+// page is taken exactly once.
+func TestClientQuirksOverSerialLine(t *testing.T) {
+	t.Parallel()
+	pt := mustTerminal(t, sim.TerminalOptions{NAKEvery: 4, MaxText: 128})
+	const n = 110
+	var want []tap.Page
+	err := onLine(t, pt.Path(), func(ctx context.Context, rw io.ReadWriter) error {
+		c := tap.NewClient(rw, tap.ClientConfig{MaxPagesPerSession: 25})
+		if err := c.Logon(ctx); err != nil {
+			return err
+		}
+		for i := range n {
+			text := fmt.Sprintf("Bed %d %s", i, strings.Repeat("assist ", i%40))
+			code := tap.CodeSent
+			if len(text) > 128 {
+				code = tap.CodeTruncated
+			}
+			if r, err := c.Send(ctx, page(fmt.Sprint(7000+i), text)); err != nil || r.Code() != code {
+				return fmt.Errorf("page %d: %v, %w", i, r, err)
+			}
+			want = append(want, page(fmt.Sprint(7000+i), text[:min(len(text), 128)]))
+		}
+		return c.Logoff(ctx)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := list(pt.Pages()); got != list(want) {
+		t.Errorf("terminal took %d pages, want the %d sent once each", len(pt.Pages()), n)
+	}
+	rec := string(pt.Received())
+	if logons, eots := strings.Count(rec, "\x1bPG1\r"), strings.Count(rec, "\x04\r"); logons != (n+24)/25 || eots != logons {
+		t.Errorf("%d logons and %d EOTs for %d pages, want %d of each", logons, eots, n, (n+24)/25)
+	}
+}
+
+// Senders that send no checksum, with and without a logon, and one whose
+// block has a wrong checksum, through ServeTerminal on a serial line.
+func TestServeTerminalNoChecksumOverSerialLine(t *testing.T) {
+	t.Parallel()
+	s, err := sim.NewSender(t.TempDir(), sim.SenderOptions{Client: tap.ClientConfig{NoChecksum: true, Password: "pw"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec := &recorder{}
+	runLine(t, s.Path(), func(ctx context.Context, rw io.ReadWriter, ready func()) error {
+		ready()
+		return tap.ServeTerminal(ctx, rw, tap.TerminalConfig{Password: "pw", NoChecksum: true}, rec.accept)
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), safety)
+	defer cancel()
+	var acked []tap.Page
+	for i := range 50 {
+		p := page(fmt.Sprint(4000+i), fmt.Sprintf("4W bed %d %s", i, strings.Repeat("assist ", i%60)))
+		if r, err := s.Page(ctx, p.ID, p.Text.Reveal()); err != nil || r.Code() != tap.CodeSent {
+			t.Fatalf("page %d: %v, %v", i, r, err)
+		}
+		acked = append(acked, p)
+		if i%10 == 5 {
+			blocks, err := tap.EncodePage(page("1", "garbled"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, err := s.Exchange(ctx, sim.CorruptChecksum(blocks[0])); err != nil || r.Code() != tap.CodeChecksum || r.Action != tap.NAK {
+				t.Fatalf("bad checksum: %v, %v", r, err)
+			}
+		}
+	}
+	if err := s.Logoff(ctx); err != nil {
+		t.Error(err)
+	}
+	if got, want := list(rec.got()), list(acked); got != want {
+		t.Errorf("accepted %d pages, the sender got 211 for %d", len(rec.got()), len(acked))
+	}
+}
