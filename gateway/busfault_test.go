@@ -57,6 +57,22 @@ const rigAgent = "agent-e2e"
 
 func newBusRig(t *testing.T, external bool, mods ...func(*Config)) *busRig {
 	t.Helper()
+	return newRig(t, rigSpec{external: external, gateway: mods})
+}
+
+// rigSpec varies a busRig.
+type rigSpec struct {
+	external bool                // Mosquitto instead of the embedded broker
+	gateway  []func(*Config)     // changes to the gateway's config
+	agent    func(*agent.Config) // changes to the agent's config, last
+	// terminals are the simulated paging terminals (devices term-1, …);
+	// nil: two plain ones.
+	terminals []sim.TerminalOptions
+}
+
+func newRig(t *testing.T, spec rigSpec) *busRig {
+	t.Helper()
+	external, mods := spec.external, spec.gateway
 	r := &busRig{t: t, root: t.TempDir()}
 	r.gwLog = filepath.Join(r.root, "gateway.log")
 	r.agLog = filepath.Join(r.root, "agent.log")
@@ -74,8 +90,12 @@ func newBusRig(t *testing.T, external bool, mods ...func(*Config)) *busRig {
 	})
 	dev := filepath.Join(r.root, "dev")
 	os.MkdirAll(dev, 0o700)
-	for i := 1; i <= 2; i++ {
-		term, err := sim.NewPagingTerminal(dev, sim.TerminalOptions{Name: fmt.Sprintf("term-%d", i)})
+	if spec.terminals == nil {
+		spec.terminals = make([]sim.TerminalOptions, 2)
+	}
+	for i, opts := range spec.terminals {
+		opts.Name = fmt.Sprintf("term-%d", i+1)
+		term, err := sim.NewPagingTerminal(dev, opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,6 +138,9 @@ func newBusRig(t *testing.T, external bool, mods ...func(*Config)) *busRig {
 		ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: fmt.Sprintf("term-%d", i+1), Kind: agent.KindPagingTerminal, Port: term.Path()})
 	}
 	ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: "tap-in", Kind: agent.KindTAPLine, Port: "listen://" + r.tapAddr})
+	if spec.agent != nil {
+		spec.agent(&ac)
+	}
 	var b strings.Builder
 	if err := toml.NewEncoder(&b).Encode(ac); err != nil {
 		t.Fatal(err)

@@ -25,17 +25,9 @@ func TestBypassWhileGatewayDown(t *testing.T) {
 		t.Skip("end-to-end: not in -short")
 	}
 	r := newBusRig(t, false)
-	r.seed(storage.Import{
-		People: []paging.Person{{ID: "ben.lee", Name: "Ben Lee RN", Stage: paging.StagePager,
-			Endpoints: []paging.Endpoint{{Channel: paging.ChannelPager, Address: "1002", Via: rigAgent + "/term-1"}}}},
-		PagerIDs: []paging.PagerID{{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "ben.lee"}}},
-	})
 	// The agent has the directory (and keeps it on disk) before the
 	// gateway goes.
-	waitUntil(t, time.Minute, "the agent to receive the directory", func() bool {
-		b, _ := os.ReadFile(r.agLog)
-		return strings.Contains(string(b), "directory from the gateway") && strings.Contains(string(b), "pager_ids=1")
-	})
+	r.seedPagerStage()
 	if reply := r.tryTAP("9999", "nobody has this pager"); reply.Code() != tap.CodeUnknownID {
 		t.Fatalf("page to an unknown ID: %v, want 511", reply)
 	}
@@ -113,4 +105,19 @@ func (r *busRig) tryTAP(pagerID, text string) tap.Reply {
 		r.t.Fatal(err)
 	}
 	return reply
+}
+
+// seedPagerStage gives the rig one pager-stage person, Ben Lee, on pager
+// ID 1002 through term-1, and waits until the agent has the directory.
+func (r *busRig) seedPagerStage() {
+	r.t.Helper()
+	r.seed(storage.Import{
+		People: []paging.Person{{ID: "ben.lee", Name: "Ben Lee RN", Stage: paging.StagePager,
+			Endpoints: []paging.Endpoint{{Channel: paging.ChannelPager, Address: "1002", Via: rigAgent + "/term-1"}}}},
+		PagerIDs: []paging.PagerID{{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "ben.lee"}}},
+	})
+	waitUntil(r.t, time.Minute, "the agent to receive the directory", func() bool {
+		b, _ := os.ReadFile(r.agLog)
+		return strings.Contains(string(b), "directory from the gateway") && strings.Contains(string(b), "pager_ids=1")
+	})
 }

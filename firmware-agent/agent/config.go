@@ -15,6 +15,7 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/serialport"
+	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
 )
@@ -105,6 +106,61 @@ type DeviceConfig struct {
 	// Allow lists the source networks (CIDR) that may connect to a
 	// listen:// line; empty allows loopback only.
 	Allow []string `toml:"allow"`
+
+	// TAP quirks of the peer, on tap-line and paging-terminal devices.
+
+	// Profile names a known peer whose settings are the defaults of the
+	// fields below: "ascom" (Ascom Unite: 128 characters a page),
+	// "waveware" (WaveWare SPS-5: 240), "pagegate" (25 pages a session).
+	// Go-ahead without ACK (Scope), ID= with CR LF (Zetron) and an
+	// optional logon (WaveWare) need no setting.
+	Profile string `toml:"profile"`
+	// NoChecksum: blocks carry no checksum (senders that leave it out;
+	// terminals set to take none).
+	NoChecksum bool `toml:"no_checksum"`
+	// BareLF: the peer ends lines with LF alone.
+	BareLF bool `toml:"bare_lf"`
+	// NoLogon: the paging terminal takes blocks without a logon.
+	NoLogon bool `toml:"no_logon"`
+	// IdleTimeout: on a tap-line, a block or line left unfinished this
+	// long is dropped (default 20s).
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// ReplyWait: how long a paging terminal may take to answer a block
+	// (default 10s).
+	ReplyWait Duration `toml:"reply_wait"`
+	// MaxText is the most characters a paging terminal takes in one page
+	// (0: no limit); longer texts are split or truncated (LongText).
+	MaxText int `toml:"max_text"`
+	// LongText is "split" (the default: pages ending " (1/3)") or
+	// "truncate".
+	LongText string `toml:"long_text"`
+	// MaxPagesPerSession: the paging terminal's limit of pages in one
+	// session, after which the agent logs on again (0: none).
+	MaxPagesPerSession int `toml:"max_pages_per_session"`
+}
+
+// tapProfiles are the defaults known peers need.
+var tapProfiles = map[string]DeviceConfig{
+	"":         {},
+	"standard": {},
+	"ascom":    {MaxText: 128},
+	"waveware": {MaxText: 240},
+	"pagegate": {MaxPagesPerSession: 25},
+}
+
+// applyProfile fills the quirk fields left zero from the profile.
+func (d *DeviceConfig) applyProfile() error {
+	p, ok := tapProfiles[d.Profile]
+	if !ok {
+		return fmt.Errorf("unknown profile %q (ascom, waveware, pagegate, standard)", d.Profile)
+	}
+	if d.MaxText == 0 {
+		d.MaxText = p.MaxText
+	}
+	if d.MaxPagesPerSession == 0 {
+		d.MaxPagesPerSession = p.MaxPagesPerSession
+	}
+	return nil
 }
 
 // bypass reports whether the line passes pages on by itself while the
@@ -233,6 +289,31 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.bypass: on or off", key)
 		case (len(d.PriorityRules) > 0 || d.Priority != paging.PriorityNormal || d.Bypass != "") && d.Kind != KindTAPLine:
 			return fmt.Errorf("%s: priority, priority_rule and bypass are for tap-line devices", key)
+		}
+		if err := d.applyProfile(); err != nil {
+			return fmt.Errorf("%s.profile: %v", key, err)
+		}
+		tapKinds := d.Kind == KindTAPLine || d.Kind == KindPagingTerminal
+		switch {
+		case !tapKinds && (d.Profile != "" || d.NoChecksum || d.BareLF):
+			return fmt.Errorf("%s: profile, no_checksum and bare_lf are for tap-line and paging-terminal devices", key)
+		case d.Kind != KindPagingTerminal && (d.NoLogon || d.ReplyWait.Duration != 0 || d.MaxText != 0 || d.LongText != "" || d.MaxPagesPerSession != 0):
+			return fmt.Errorf("%s: no_logon, reply_wait, max_text, long_text and max_pages_per_session are for paging-terminal devices", key)
+		case d.Kind != KindTAPLine && d.IdleTimeout.Duration != 0:
+			return fmt.Errorf("%s.idle_timeout: for tap-line devices", key)
+		case d.IdleTimeout.Duration < 0 || d.IdleTimeout.Duration > time.Hour:
+			return fmt.Errorf("%s.idle_timeout: 0 (default 20s) to 1h", key)
+		case d.ReplyWait.Duration < 0 || d.ReplyWait.Duration > 5*time.Minute:
+			return fmt.Errorf("%s.reply_wait: 0 (default 10s) to 5m", key)
+		case d.MaxText < 0 || (d.MaxText > 0 && d.MaxText < 20) || d.MaxText > 4096:
+			return fmt.Errorf("%s.max_text: 0 (no limit) or 20 to 4096", key)
+		case d.MaxPagesPerSession < 0 || d.MaxPagesPerSession > 10000:
+			return fmt.Errorf("%s.max_pages_per_session: 0 (no limit) to 10000", key)
+		}
+		if d.LongText != "" {
+			if _, err := tap.ParseFitMode(d.LongText); err != nil {
+				return fmt.Errorf("%s.long_text: split or truncate", key)
+			}
 		}
 		for j, r := range d.PriorityRules {
 			if err := r.Validate(); err != nil {

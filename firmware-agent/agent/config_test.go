@@ -32,12 +32,30 @@ func TestConfig(t *testing.T) {
 		{"loopback", "[[device]]\nid='l'\nkind='loopback'\nmax_in_flight=32\n", ""},
 		{"loopback with a port", "[[device]]\nid='l'\nkind='loopback'\nport='/dev/x'\n", "no port"},
 		{"in flight", "[[device]]\nid='l'\nkind='loopback'\nmax_in_flight=1000\n", "max_in_flight"},
+		{"tap line quirks", "[agent]\nbypass_after='10s'\n[[device]]\nid='t'\nkind='tap-line'\nport='listen://127.0.0.1:4000'\nallow=['10.1.0.0/16']\nno_checksum=true\nbare_lf=true\nidle_timeout='8s'\npriority='high'\nbypass='off'\n[[device.priority_rule]]\nstarts_with='CODE BLUE'\npriority='critical'\n", ""},
+		{"terminal quirks", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\nprofile='ascom'\nlong_text='truncate'\nno_logon=true\nreply_wait='30s'\nmax_pages_per_session=25\n", ""},
+		{"unknown profile", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\nprofile='motorola'\n", "device[0].profile"},
+		{"long_text", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\nlong_text='wrap'\n", "long_text"},
+		{"max_text", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\nmax_text=5\n", "max_text"},
+		{"terminal field on a line", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\nmax_text=100\n", "for paging-terminal"},
+		{"idle on a terminal", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\nidle_timeout='5s'\n", "idle_timeout"},
+		{"quirk on a modem", "[[device]]\nid='m'\nkind='modem'\nport='/dev/x'\nno_checksum=true\n", "for tap-line and paging-terminal"},
+		{"priority on a terminal", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\npriority='high'\n", "for tap-line"},
+		{"bad priority", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\npriority='urgent'\n", "priority"},
+		{"bad rule", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\n[[device.priority_rule]]\nstarts_with='X'\ncontains='Y'\npriority='high'\n", "priority_rule[0]"},
+		{"bypass word", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\nbypass='maybe'\n", "bypass"},
+		{"allow", "[[device]]\nid='t'\nkind='tap-line'\nport='listen://127.0.0.1:4000'\nallow=['10.1.0.0/33']\n", "allow"},
+		{"allow on serial", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\nallow=['10.1.0.0/16']\n", "only for listen"},
+		{"bypass_after", "[agent]\nbypass_after='10ms'\n", "bypass_after"},
 		{"long password", "[[device]]\nid='t'\nkind='paging-terminal'\nport='/dev/x'\npassword='1234567'\n", "at most 6"},
 	}
 	for _, c := range cases {
 		p := filepath.Join(t.TempDir(), "agent.toml")
 		os.WriteFile(p, []byte(c.toml), 0o600)
-		_, err := LoadConfig(p)
+		cfg, err := LoadConfig(p)
+		if c.name == "terminal quirks" && err == nil && cfg.Devices[0].MaxText != 128 {
+			t.Errorf("profile ascom: max_text %d, want 128", cfg.Devices[0].MaxText)
+		}
 		if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
 			t.Errorf("%s: err %v, want %q", c.name, err, c.wantErr)
 		}

@@ -20,7 +20,8 @@ import (
 // (nurse call, switchboards, alarm panels) send pages; each is in the
 // spool before the sender hears 211.
 func (d *device) serveTAP(ctx context.Context, rw io.ReadWriter) error {
-	cfg := tap.TerminalConfig{Password: d.cfg.Password}
+	cfg := tap.TerminalConfig{Password: d.cfg.Password, IdleTimeout: d.cfg.IdleTimeout.Duration,
+		NoChecksum: d.cfg.NoChecksum, BareLF: d.cfg.BareLF}
 	return tap.ServeTerminal(ctx, rw, cfg, func(ctx context.Context, p tap.Page) tap.Reply {
 		return d.acceptPage(ctx, p)
 	})
