@@ -22,6 +22,7 @@ type messageRecord struct {
 	SenderRef string            `json:"sender_ref,omitempty"`
 	Received  time.Time         `json:"received"`
 	Bypassed  []paging.Endpoint `json:"bypassed,omitempty"`
+	DeliverAt time.Time         `json:"deliver_at,omitzero"`
 	// Text is the sealed text.
 	Text []byte `json:"text"`
 }
@@ -69,6 +70,7 @@ func (s *Store) accept(ctx context.Context, m *paging.Message, by paging.AuditEv
 		SenderRef: m.SenderRef,
 		Received:  m.Received.UTC(),
 		Bypassed:  m.Bypassed,
+		DeliverAt: m.DeliverAt.UTC(),
 	}
 	key := m.ID.Bytes()
 	text, err := s.sealer.seal(bucketMessages, key, fieldText, []byte(m.Text.Reveal()))
@@ -146,6 +148,7 @@ func (s *Store) decodeMessageText(key, v []byte, withText bool) (*paging.Message
 		SenderRef: r.SenderRef,
 		Received:  r.Received,
 		Bypassed:  r.Bypassed,
+		DeliverAt: r.DeliverAt,
 	}
 	if withText {
 		text, err := s.sealer.open(bucketMessages, key, fieldText, r.Text)

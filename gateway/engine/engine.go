@@ -310,6 +310,9 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 	now := e.clock.Now()
 	r := &Route{Message: id, PagerID: m.PagerID, SenderRef: m.SenderRef, Priority: m.Priority, Source: sourceLabel(m.Source),
 		Start: m.Received, Done: -1, State: StateActive}
+	if m.DeliverAt.After(r.Start) {
+		r.Start = m.DeliverAt
+	}
 	if n := len(m.Bypassed); n > 0 {
 		r.note(now, 0, fmt.Sprintf("bypassed: the agent sent the page to %d pager(s) through its paging terminal while the gateway was unreachable", n))
 	}
@@ -348,6 +351,12 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 		t := paging.Timer{ID: paging.NewID(now), Due: r.Start.Add(pol.Expire), Kind: TimerExpire, Ref: "message/" + id.String()}
 		r.Expiry = t.ID
 		ch.rc.Timers = append(ch.rc.Timers, t)
+	}
+	if m.DeliverAt.After(now) {
+		// Held (SNPP HOLD): the policy starts when the sender asked.
+		r.note(now, 0, "held for delivery at "+m.DeliverAt.UTC().Format(time.RFC3339))
+		ch.setTimer(r, TimerStep, m.DeliverAt)
+		return e.commit(ctx, ch)
 	}
 	if err := e.advance(ctx, dir, m, r, pol, ch, now); err != nil {
 		return err

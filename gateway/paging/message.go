@@ -61,6 +61,9 @@ type Message struct {
 	// messageID), kept for status queries. Not PHI.
 	SenderRef string    `json:"sender_ref,omitempty"`
 	Received  time.Time `json:"received"`
+	// DeliverAt, when after Received, holds the page until then (SNPP
+	// HOLD): its escalation starts at DeliverAt.
+	DeliverAt time.Time `json:"deliver_at,omitzero"`
 	// Bypassed lists the pagers an agent sent the page to itself, through
 	// their paging terminals, while the gateway was unreachable (Via as
 	// the directory gave it). The engine does not send it there again.

@@ -10,8 +10,11 @@
 //
 // # Caveats
 //
-//   - HOLD (delivery at a later time) is answered 500: a page is routed
-//     when it arrives. Level 3 (two-way) commands are answered 500 too.
+//   - HOLD YYMMDDHHMM[SS] [+/-GMT offset] holds the session's pages until
+//     then (at most MaxHold ahead); without an offset the time is GMT, as
+//     HylaFAX sendpage -a sends it. The page is stored at once (250 at SEND as
+//     always) and its escalation starts at that time. Level 3 (two-way)
+//     commands are answered 500.
 //   - LOGI is accepted and recorded; when logins are configured, SEND
 //     needs a LOGI that matches one.
 package snpp
@@ -181,6 +184,7 @@ type session struct {
 	priority   paging.Priority
 	subject    string
 	caller     string
+	hold       time.Time // HOLD: deliver then, not before
 }
 
 func (s *Server) session(c net.Conn) {
@@ -267,7 +271,7 @@ func (ss *session) command(r *bufio.Reader, line string) bool {
 	case "ALER", "COVE":
 		ss.reply(250, "Accepted")
 	case "HOLD":
-		ss.reply(500, "Delayed delivery is not supported: pages go out when they arrive")
+		ss.holdUntil(arg)
 	case "RESE":
 		ss.reset()
 		ss.reply(250, "Reset")
@@ -275,7 +279,7 @@ func (ss *session) command(r *bufio.Reader, line string) bool {
 		ss.send()
 	case "HELP":
 		for _, l := range []string{"PAGE <pager ID> [PIN]", "MESS <text>", "DATA (then lines, ending with a lone .)",
-			"LEVE <0-11>", "LOGI <id> [password]", "SUBJ <subject>", "CALL <caller ID>", "RESE", "SEND", "QUIT"} {
+			"LEVE <0-11>", "HOLD YYMMDDHHMMSS [+/-GMT offset]", "LOGI <id> [password]", "SUBJ <subject>", "CALL <caller ID>", "RESE", "SEND", "QUIT"} {
 			fmt.Fprintf(ss.w, "214 %s\r\n", l)
 		}
 		ss.reply(250, "End of help")
@@ -290,6 +294,65 @@ func (ss *session) command(r *bufio.Reader, line string) bool {
 		ss.reply(500, "Unknown command")
 	}
 	return true
+}
+
+// MaxHold is how far ahead HOLD may put a page.
+const MaxHold = 7 * 24 * time.Hour
+
+// holdUntil takes HOLD YYMMDDHHMMSS [+/-GMTdifference] (RFC 1861): the
+// time is GMT unless an offset (+HH, +HHMM, -0600 …) says otherwise, as
+// HylaFAX's sendpage -a sends it (GMT, without seconds, whatever its
+// time zone). A time already past sends at once.
+func (ss *session) holdUntil(arg string) {
+	at, err := ParseHold(arg, time.UTC)
+	now := ss.s.clock.Now()
+	switch {
+	case err != nil:
+		ss.reply(550, "Invalid delivery date/time (HOLD YYMMDDHHMMSS [+/-GMT offset])")
+		return
+	case at.Sub(now) > MaxHold:
+		ss.reply(550, "Delivery time more than 7 days ahead")
+		return
+	}
+	ss.hold = at
+	ss.reply(250, "Delayed messaging selected")
+}
+
+// ParseHold reads HOLD's argument: YYMMDDHHMM[SS] (years 2000–2099) in
+// loc, or with a GMT offset +HH, +HHMM or -HHMM.
+func ParseHold(arg string, loc *time.Location) (time.Time, error) {
+	f := strings.Fields(arg)
+	if len(f) > 0 && len(f[0]) == 10 {
+		f[0] += "00" // HylaFAX sends no seconds
+	}
+	if len(f) == 0 || len(f) > 2 || len(f[0]) != 12 {
+		return time.Time{}, errors.New("want YYMMDDHHMMSS [+/-GMT offset]")
+	}
+	if len(f) == 2 {
+		off := f[1]
+		if len(off) != 3 && len(off) != 5 || (off[0] != '+' && off[0] != '-') {
+			return time.Time{}, errors.New("GMT offset: want +HH or +HHMM")
+		}
+		h, err1 := strconv.Atoi(off[1:3])
+		m := 0
+		var err2 error
+		if len(off) == 5 {
+			m, err2 = strconv.Atoi(off[3:5])
+		}
+		if err1 != nil || err2 != nil || h > 14 || m > 59 {
+			return time.Time{}, errors.New("GMT offset out of range")
+		}
+		secs := (h*60 + m) * 60
+		if off[0] == '-' {
+			secs = -secs
+		}
+		loc = time.FixedZone("GMT"+off, secs)
+	}
+	t, err := time.ParseInLocation("20060102150405", "20"+f[0], loc)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
 }
 
 func (ss *session) page(arg string) {
@@ -422,6 +485,7 @@ func (ss *session) logi(arg string) {
 
 func (ss *session) reset() {
 	ss.recipients, ss.ids, ss.jobs, ss.text, ss.priority, ss.subject, ss.caller = nil, nil, nil, nil, paging.PriorityNormal, "", ""
+	ss.hold = time.Time{}
 }
 
 // send accepts one page per recipient; 250 only once all are durable.
@@ -443,7 +507,7 @@ func (ss *session) send() {
 	defer cancel()
 	for i, id := range ss.recipients {
 		m := &paging.Message{ID: ss.ids[i], Source: paging.Source{Protocol: paging.ProtocolSNPP, Line: line, Sender: sender, Address: ss.remote},
-			PagerID: id, Priority: ss.priority, Text: paging.NewPHI(*ss.text), SenderRef: clip(ss.caller, paging.MaxSenderRefLen), Received: now}
+			PagerID: id, Priority: ss.priority, Text: paging.NewPHI(*ss.text), SenderRef: clip(ss.caller, paging.MaxSenderRefLen), Received: now, DeliverAt: ss.hold}
 		err := ss.s.acc.Accept(ctx, m, paging.AuditEvent{Actor: "snpp:" + orAnonymous(sender), Source: ss.remote, Detail: "SNPP SEND"})
 		switch {
 		case errors.Is(err, paging.ErrInvalid):

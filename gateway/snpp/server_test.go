@@ -125,7 +125,12 @@ func TestBadInput(t *testing.T) {
 		{"send with nothing", "SEND", "503"},
 		{"level out of range", "LEVE 12", "550"},
 		{"level not a number", "LEVE high", "550"},
-		{"hold", "HOLD 261127120000", "500"},
+		{"hold too short", "HOLD 26112712", "550"},
+		{"hold month 13", "HOLD 261327120000", "550"},
+		{"hold offset out of range", "HOLD 261127120000 +25", "550"},
+		{"hold offset malformed", "HOLD 261127120000 0100", "550"},
+		{"hold without a time", "HOLD", "550"},
+		{"hold years ahead", "HOLD 991231235959", "550"},
 		{"empty message", "MESS", "550"},
 		{"invalid UTF-8", "MESS \xff\xfe", "550"},
 		{"logi without ID", "LOGI", "550"},
@@ -238,18 +243,71 @@ func TestSendpage(t *testing.T) {
 	run("", "-p", "1001", "one recipient")
 	run("", "-p", "1002", "-p", "1003", "two recipients")
 	run("Room 12 call bell\nsecond line\n", "-p", "1001")
+	// -a: HOLD in GMT, without seconds.
+	run("", "-a", "now + 30 minutes", "-p", "1003", "ward round")
 	want := []string{
 		"1001 normal Room 12 call bell\nsecond line",
 		"1001 normal one recipient",
 		"1002 normal two recipients",
 		"1003 normal two recipients",
+		"1003 normal ward round",
 	}
 	if got := r.stored(t); strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("stored:\n%q\nwant\n%q", got, want)
+	}
+	err := r.st.Messages(context.Background(), admin, func(m *paging.Message) error {
+		held := m.Text.Reveal() == "ward round"
+		if d := time.Until(m.DeliverAt); held != (d > 20*time.Minute && d <= 31*time.Minute) {
+			t.Errorf("%q held until %v (in %v)", m.Text.Reveal(), m.DeliverAt, d)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// An unknown pager ID fails sendpage, and nothing is stored for it.
 	cmd := exec.Command(bin, "-h", r.addr, "-p", "9999", "nobody")
 	if err := cmd.Run(); err == nil {
 		t.Fatal("sendpage to an unknown pager ID exited 0")
+	}
+}
+
+// HOLD: the pages of the session are stored at SEND with the time to
+// deliver them, in GMT when an offset is given; RESE forgets it.
+func TestHold(t *testing.T) {
+	r := newRig(t, snpp.Config{})
+	c := dial(t, r.addr)
+	at := time.Now().Add(2 * time.Hour).Truncate(time.Second)
+	local := at.In(time.FixedZone("", -6*3600))
+	for _, l := range []string{"PAGE 1001", "HOLD " + local.Format("060102150405") + " -0600", "MESS ward round", "SEND",
+		"HOLD " + at.Format("060102150405") + " +00", "RESE", "PAGE 1002", "MESS now", "SEND"} {
+		if got := c.do(l); got != "250" {
+			t.Fatalf("%s: %s", l, got)
+		}
+	}
+	held := map[string]time.Time{}
+	err := r.st.Messages(context.Background(), admin, func(m *paging.Message) error {
+		held[m.PagerID] = m.DeliverAt
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held["1001"].Equal(at) || !held["1002"].IsZero() {
+		t.Fatalf("deliver at: %v, want 1001 at %v and 1002 now", held, at)
+	}
+	for _, c := range []struct {
+		arg  string
+		want time.Time
+	}{
+		{"261127103000", time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC)},
+		{"261127103000 +01", time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)},
+		{"261127103000 -0530", time.Date(2026, 11, 27, 16, 0, 0, 0, time.UTC)},
+		{"2611271030", time.Date(2026, 11, 27, 10, 30, 0, 0, time.UTC)},
+	} {
+		got, err := snpp.ParseHold(c.arg, time.UTC)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("ParseHold(%q): %v %v, want %v", c.arg, got, err, c.want)
+		}
 	}
 }
