@@ -70,9 +70,13 @@ func TestBypassWhileGatewayDown(t *testing.T) {
 	// The route is settled on the pager without a job: nothing more can
 	// reach the terminal for it.
 	hc := httpClient(t, r.root, 1)
+	agents := "https://" + r.httpsAddr() + "/api/v1/agents"
 	waitUntil(t, time.Minute, "the agent to be idle", func() bool {
-		return agentIdle(t, hc, "https://"+r.httpsAddr()+"/api/v1/agents", r.token())
+		return agentIdle(t, hc, agents, r.token())
 	})
+	if a := agentsHealth(t, hc, agents, r.token()); len(a) != 1 || a[0].Bypassed != 1 {
+		t.Errorf("agents: %+v, want one that bypassed one page", a)
+	}
 	if got := len(term.Pages()); got != 1 {
 		t.Fatalf("the terminal took the page %d times, want once", got)
 	}

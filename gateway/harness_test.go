@@ -345,23 +345,11 @@ func demoToken(t *testing.T, root string) string {
 // for the gateway.
 func agentIdle(t *testing.T, hc *http.Client, url, token string) bool {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := hc.Do(req)
-	if err != nil {
+	agents := agentsHealth(t, hc, url, token)
+	if len(agents) == 0 {
 		return false
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Agents []agentbus.AgentHealth `json:"agents"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || len(body.Agents) == 0 {
-		return false
-	}
-	for _, a := range body.Agents {
+	for _, a := range agents {
 		busy := a.Pending + a.InFlight
 		for _, d := range a.Devices {
 			busy += d.Queue
@@ -371,6 +359,29 @@ func agentIdle(t *testing.T, hc *http.Client, url, token string) bool {
 		}
 	}
 	return true
+}
+
+// agentsHealth reads /api/v1/agents at url; nil if the gateway does not
+// answer.
+func agentsHealth(t *testing.T, hc *http.Client, url, token string) []agentbus.AgentHealth {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Agents []agentbus.AgentHealth `json:"agents"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return nil
+	}
+	return body.Agents
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -483,7 +483,8 @@ func (a *Agent) poke() {
 
 // Status is the agent's current status, as published.
 func (a *Agent) Status() agentapi.AgentStatus {
-	st := agentapi.AgentStatus{Agent: a.cfg.Agent.ID, State: "online", Version: a.version, Session: a.session, Pending: a.out.len()}
+	st := agentapi.AgentStatus{Agent: a.cfg.Agent.ID, State: "online", Version: a.version, Session: a.session, Pending: a.out.len(),
+		Bypassed: a.bypassed.Load()}
 	for _, id := range a.order {
 		st.Devices = append(st.Devices, a.devices[id].status())
 	}

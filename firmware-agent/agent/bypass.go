@@ -167,6 +167,7 @@ func (a *Agent) bypass(ctx context.Context, key paging.ID, w waiting) (bool, err
 		a.devices[j.body.Device].queue.Push(j.prio, j)
 	}
 	a.bypassed.Add(1)
+	a.poke() // the status says so
 	a.log.Warn("gateway unreachable: page passed straight to the paging terminal", "line", w.dev.cfg.ID,
 		"page", key, "pager_id", in.PagerID, "terminals", len(targets), "priority", in.Priority)
 	return true, nil

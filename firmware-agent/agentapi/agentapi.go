@@ -84,8 +84,11 @@ type AgentStatus struct {
 	Session string `json:"session,omitempty"`
 	// Pending counts results and received pages in the agent's spool that
 	// the gateway has not acknowledged yet.
-	Pending int            `json:"pending"`
-	Devices []DeviceStatus `json:"devices,omitempty"`
+	Pending int `json:"pending"`
+	// Bypassed counts pages the agent passed straight to a paging
+	// terminal while the gateway was unreachable, since it started.
+	Bypassed uint64         `json:"bypassed,omitempty"`
+	Devices  []DeviceStatus `json:"devices,omitempty"`
 }
 
 // DeviceStatus is one device's health as the agent sees it.

@@ -701,6 +701,9 @@ type AgentHealth struct {
 	// Pending counts what the agent holds for the gateway, unacknowledged
 	// (as of its last status).
 	Pending int `json:"pending"`
+	// Bypassed counts the pages the agent passed to a paging terminal
+	// itself while the gateway was unreachable (since the agent started).
+	Bypassed uint64 `json:"bypassed"`
 	// ClockSkew is the agent's clock minus the gateway's, in seconds, as
 	// of its last live status.
 	ClockSkew float64 `json:"clock_skew_seconds"`
@@ -723,7 +726,7 @@ func (b *Bridge) Agents() []AgentHealth {
 			devs = []agentapi.DeviceStatus{}
 		}
 		out = append(out, AgentHealth{ID: id, State: a.status.State, Version: a.status.Version,
-			Updated: a.updated, Devices: devs, InFlight: inflight[id], Pending: a.status.Pending, ClockSkew: a.skew.Seconds()})
+			Updated: a.updated, Devices: devs, InFlight: inflight[id], Pending: a.status.Pending, Bypassed: a.status.Bypassed, ClockSkew: a.skew.Seconds()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
