@@ -59,7 +59,8 @@ func (m *Main) startBus() (*agentbus.Bridge, error) {
 				if err := m.engine.JobResult(ctx, job, r); err != nil {
 					m.log.Error("job result not recorded on its page", "job", job, "err", err)
 				}
-			}}, AckTimeout: bc.AckTimeout.Duration,
+			},
+			OnSMS: m.onSMS}, AckTimeout: bc.AckTimeout.Duration,
 		Logger: m.log,
 	})
 }

@@ -38,7 +38,7 @@ func TestTAPEndToEndWithFaults(t *testing.T) {
 	r := newRig(t, rigSpec{
 		// The texts go to the pager as they are, so the test can tell
 		// the pages apart, and one person gets them all without bundling.
-		gateway: []func(*Config){func(c *Config) { c.Routing.PHIOnPager, c.Routing.RateLimit = true, 0 }},
+		gateway:   []func(*Config){func(c *Config) { c.Routing.PHIOnPager, c.Routing.RateLimit = true, 0 }},
 		terminals: []sim.TerminalOptions{{NAKEvery: 3, Delay: 30 * time.Millisecond}, {}},
 		agent: func(c *agent.Config) {
 			c.Devices = append(c.Devices, agent.DeviceConfig{ID: "nurse-call", Kind: agent.KindTAPLine, Port: sender.Path()})

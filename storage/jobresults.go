@@ -71,7 +71,9 @@ func objectJob(id paging.ID) string { return "job/" + id.String() }
 
 // RecordJobResult stores r, once per job: the first result recorded for
 // r.Job wins, and later ones (a redelivery, or a second opinion after a
-// re-send) return added false and change nothing. With the result it
+// re-send) return added false and change nothing. A delivery report
+// (outcome "delivered" or "undelivered", an SMS status report) is kept
+// once beside the job's result, audited as "job.report". With the result it
 // appends a "job.result" audit entry (actor "agent:<Agent>"; the detail
 // names the outcome, device, code and attempt, never the note), in the same
 // commit. An invalid result is refused with paging.ErrInvalid; an error
@@ -90,13 +92,18 @@ func (s *Store) RecordJobResult(ctx context.Context, r JobResult) (added bool, e
 	if err != nil {
 		return false, fmt.Errorf("record job result %s: %w", r.Job, err)
 	}
+	action, key := "job.result", r.Job.Bytes()
+	if r.Outcome == "delivered" || r.Outcome == "undelivered" {
+		// A delivery report follows the job's own result and is kept
+		// beside it, once.
+		action, key = "job.report", append(key, 'r')
+	}
 	d := draftAudit(now, paging.AuditEvent{
 		Actor:  "agent:" + r.Agent,
-		Action: "job.result",
+		Action: action,
 		Object: objectJob(r.Job),
 		Detail: resultDetail(&r),
 	})
-	key := r.Job.Bytes()
 	err = s.do(ctx, func(tx *txn) error {
 		added = false
 		b := tx.Bucket(bucketJobResults)

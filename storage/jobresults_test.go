@@ -262,3 +262,27 @@ func TestAcceptRedelivered(t *testing.T) {
 	}
 	verify(t, s)
 }
+
+// A delivery report (an SMS status report) is kept once beside the job's
+// result, audited as job.report, and leaves the result as it was.
+func TestJobDeliveryReport(t *testing.T) {
+	ctx := context.Background()
+	s := storagetest.New(t).Open(t)
+	sent := newResult("sent")
+	if added, err := s.RecordJobResult(ctx, sent); err != nil || !added {
+		t.Fatalf("result: %v, %v", added, err)
+	}
+	rep := sent
+	rep.Outcome = "delivered"
+	for i, want := range []bool{true, false} {
+		if added, err := s.RecordJobResult(ctx, rep); err != nil || added != want {
+			t.Fatalf("report %d: added %v, %v", i, added, err)
+		}
+	}
+	if got, err := s.JobResult(ctx, sent.Job); err != nil || got.Outcome != "sent" {
+		t.Fatalf("the job's result after its report: %+v, %v", got, err)
+	}
+	if n, _ := auditActions(t, s); n["job.report"] != 1 || n["job.result"] != 1 {
+		t.Fatalf("audit: %v", n)
+	}
+}

@@ -46,8 +46,11 @@ func (s *sender) add(items []storage.SpoolItem) {
 			continue
 		}
 		topic := agentapi.ResultTopic(s.a.cfg.Agent.ID)
-		if it.Kind == agentapi.KindInbound {
+		switch it.Kind {
+		case agentapi.KindInbound:
 			topic = agentapi.InboundTopic(s.a.cfg.Agent.ID)
+		case agentapi.KindSMS:
+			topic = agentapi.SMSTopic(s.a.cfg.Agent.ID)
 		}
 		oi := &outItem{topic: topic, prio: it.Priority, payload: []byte(it.Payload.Reveal()), queued: true}
 		if it.Kind == agentapi.KindInbound {

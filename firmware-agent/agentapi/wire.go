@@ -93,7 +93,16 @@ const (
 	// OutcomeUnknown: the job was in flight on the device when the agent
 	// lost it (crash, timeout); it may or may not have gone out.
 	OutcomeUnknown Outcome = "unknown"
+	// OutcomeDelivered and OutcomeUndelivered are delivery reports that
+	// follow a job's "sent" (an SMS status report): the network delivered
+	// it to the handset, or gave up.
+	OutcomeDelivered   Outcome = "delivered"
+	OutcomeUndelivered Outcome = "undelivered"
 )
+
+// Report reports whether o is a delivery report rather than the job's
+// own outcome.
+func (o Outcome) Report() bool { return o == OutcomeDelivered || o == OutcomeUndelivered }
 
 // Result reports what became of a job, by the job's idempotency key.
 type Result struct {
@@ -170,7 +179,7 @@ func (r *Result) Validate() error {
 		return fmt.Errorf("%w: result: job key must be a ULID", ErrMalformed)
 	case !ValidID(r.Device):
 		return fmt.Errorf("%w: result: bad device id", ErrMalformed)
-	case r.Outcome != OutcomeSent && r.Outcome != OutcomeFailTemp && r.Outcome != OutcomeFailPerm && r.Outcome != OutcomeUnknown:
+	case r.Outcome != OutcomeSent && r.Outcome != OutcomeFailTemp && r.Outcome != OutcomeFailPerm && r.Outcome != OutcomeUnknown && !r.Outcome.Report():
 		return fmt.Errorf("%w: result: unknown outcome %q", ErrMalformed, r.Outcome)
 	case len(r.Code) > maxField || len(r.Note) > MaxNote:
 		return fmt.Errorf("%w: result: code or note too long", ErrMalformed)
@@ -272,6 +281,8 @@ func kindOf(b Body) (string, error) {
 		return KindBatch, nil
 	case *Directory:
 		return KindDirectory, nil
+	case *SMS:
+		return KindSMS, nil
 	}
 	return "", fmt.Errorf("agentapi: no envelope kind for %T", b)
 }

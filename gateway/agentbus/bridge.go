@@ -48,6 +48,9 @@ type Outbox interface {
 type Sink interface {
 	Inbound(ctx context.Context, agent string, key paging.ID, in *agentapi.Inbound) error
 	Result(ctx context.Context, agent string, key paging.ID, r *agentapi.Result) error
+	// SMS takes a text message a modem received (an acknowledgement or a
+	// reply from staff).
+	SMS(ctx context.Context, agent string, key paging.ID, m *agentapi.SMS) error
 }
 
 // Options configure a Bridge.
@@ -153,6 +156,7 @@ func Start(opts Options) (*Bridge, error) {
 		topicAgents + "+/status",
 		topicAgents + "+/result",
 		topicAgents + "+/inbound",
+		topicAgents + "+/sms",
 		topicAgents + "+/ack/to-gateway",
 	}
 	lo.OnMessage = b.onMessage
@@ -590,6 +594,18 @@ func (b *Bridge) report(ctx context.Context, agent, sub string, payload []byte) 
 			return "", err
 		}
 		b.inbound.Add(1)
+	case "sms":
+		var m agentapi.SMS
+		if env, err = agentapi.Open(payload, &m); err != nil {
+			return "", err
+		}
+		key, _ := paging.ParseID(env.Key)
+		if err = b.opts.Sink.SMS(ctx, agent, key, &m); err != nil {
+			return "", err
+		}
+		b.inbound.Add(1)
+	default:
+		return "", fmt.Errorf("%w: topic %q", agentapi.ErrMalformed, sub)
 	}
 	return env.Key, nil
 }

@@ -23,6 +23,17 @@ type StoreSink struct {
 	// OnResult, if set, is called after each result is recorded (the
 	// delivery engine updates the page's attempt).
 	OnResult func(ctx context.Context, job paging.ID, r *agentapi.Result)
+	// OnSMS handles a text message a modem received; nil drops it (with
+	// a log line). It must be idempotent by key.
+	OnSMS func(ctx context.Context, agent string, key paging.ID, m *agentapi.SMS) error
+}
+
+// SMS hands a received text message to OnSMS.
+func (s StoreSink) SMS(ctx context.Context, agent string, key paging.ID, m *agentapi.SMS) error {
+	if s.OnSMS == nil {
+		return nil
+	}
+	return s.OnSMS(ctx, agent, key, m)
 }
 
 // Inbound accepts a page an agent's line received.

@@ -541,12 +541,23 @@ func (e *Engine) dispatch(m *paging.Message, r *Route, ch *change, person string
 		a.Note = "sent by the agent in bypass while the gateway was unreachable"
 		return nil
 	}
-	maxLen := e.opts.Config.PagerMaxLen
+	maxLen, tail := e.opts.Config.PagerMaxLen, ""
 	if a.Channel == paging.ChannelSMS {
-		maxLen = e.opts.Config.SMSMaxLen
+		// The person can acknowledge by replying; the code names this
+		// page when several are outstanding.
+		tail = " Reply 1 or A " + SMSAckCode(a.DeliveryID) + " to acknowledge."
+		maxLen = max(e.opts.Config.SMSMaxLen-len(tail), 20)
 	}
 	text := routing.Notice(a.Channel, e.opts.Config.PHI, m.Priority, r.Source, m.Text, maxLen)
-	return e.sendJob(ch, a, m.Priority, text.Reveal())
+	return e.sendJob(ch, a, m.Priority, text.Reveal()+tail)
+}
+
+// SMSAckCode is the short code the SMS of a delivery carries ("A 7Q2K"
+// acknowledges that page): the last four characters of the delivery's ID,
+// which are random.
+func SMSAckCode(delivery paging.ID) string {
+	id := delivery.String()
+	return id[len(id)-4:]
 }
 
 // sendJob adds to ch the job that carries text to a's pager or phone: a
@@ -713,17 +724,28 @@ func (e *Engine) JobResult(ctx context.Context, job paging.ID, res *agentapi.Res
 		to = paging.StateFailedPerm
 	case agentapi.OutcomeUnknown:
 		note = "outcome unknown, re-sent"
+	case agentapi.OutcomeDelivered:
+		to, note = paging.StateDelivered, "delivered to the handset"
+	case agentapi.OutcomeUndelivered:
+		to, note = paging.StateFailedPerm, "not delivered: "+res.Code
 	}
 	if res.Note != "" {
 		note = strings.TrimSpace(note + " " + res.Note)
 	}
-	if a.State == to || !a.State.CanTransition(to) {
+	if a.State == to || !(a.State.CanTransition(to) || a.State == paging.StateQueued && to == paging.StateDelivered) {
 		return nil // a repeat, or the page moved on (acknowledged, cancelled)
 	}
 	now := e.clock.Now()
+	if a.State == paging.StateQueued && to == paging.StateDelivered {
+		// The report overtook the send's own result.
+		a.Transition(paging.StateSent, now, "")
+	}
 	a.Transition(to, now, note)
-	if to == paging.StateSent && d.State == paging.StateQueued {
+	switch {
+	case to == paging.StateSent && d.State == paging.StateQueued:
 		d.State, d.Updated = paging.StateSent, now
+	case to == paging.StateDelivered && (d.State == paging.StateQueued || d.State == paging.StateSent):
+		d.State, d.Updated = paging.StateDelivered, now
 	}
 	return e.st.ApplyRoute(ctx, storage.RouteChange{Message: msg, Route: &r})
 }

@@ -6,8 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
+	"pagebridge/gateway/routing"
+	"pagebridge/storage"
 )
 
 // accept stores m as a way in does and lets the engine route it.
@@ -60,5 +63,50 @@ func TestBypassedPagerNotSentAgain(t *testing.T) {
 	want(t, "attempts", attempts(r), []string{"lee app sent", "lee pager sent"})
 	if jobs, _ := h.jobs.sent(t); len(jobs) != 0 {
 		t.Fatalf("the bypassed pager got a job: %q", jobs)
+	}
+}
+
+// SMS delivery reports: "delivered" moves the attempt (and the delivery)
+// on from sent, also when it overtakes the send's own result;
+// "undelivered" fails it. The SMS says how to acknowledge by reply.
+func TestSMSDeliveryReports(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h := newHospital(t, start, engine.Config{SMSDevice: "agent-1/modem-1", DefaultPolicy: "sms"})
+	h.person("lee", paging.StageApp, sms("+4915112345678"))
+	h.person("kim", paging.StageApp, sms("+4915187654321"))
+	h.put(storage.KindPolicy, "sms", routing.Policy{ID: "sms", Steps: []routing.Step{{Channels: []paging.Channel{paging.ChannelSMS}}}})
+	h.pagerID("1002", paging.Target{Kind: paging.TargetPerson, ID: "lee"})
+	h.pagerID("1003", paging.Target{Kind: paging.TargetPerson, ID: "kim"})
+	ctx := context.Background()
+	report := func(r engine.Route, o agentapi.Outcome) {
+		t.Helper()
+		a := r.Deliveries[0].Attempts[0]
+		if err := h.eng.JobResult(ctx, a.ID, &agentapi.Result{Job: a.ID.String(), Device: "modem-1", Outcome: o, Code: "00", At: h.clock.Now(), Attempt: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lee := h.route(h.page("1002", paging.PriorityHigh, "Bed 4"))
+	_, texts := h.jobs.sent(t)
+	if len(texts) != 1 || !strings.Contains(texts[0], "Reply 1 or A "+engine.SMSAckCode(lee.Deliveries[0].ID)+" to acknowledge.") || strings.Contains(texts[0], "Bed 4") {
+		t.Fatalf("SMS text %q", texts)
+	}
+	report(lee, agentapi.OutcomeSent)
+	report(lee, agentapi.OutcomeDelivered)
+	got := h.route(lee.Message)
+	if a, d := got.Deliveries[0].Attempts[0], got.Deliveries[0]; a.State != paging.StateDelivered || d.State != paging.StateDelivered {
+		t.Fatalf("after the report: attempt %s, delivery %s", a.State, d.State)
+	}
+	kim := h.route(h.page("1003", paging.PriorityHigh, "Bed 5"))
+	report(kim, agentapi.OutcomeDelivered) // before its "sent"
+	report(kim, agentapi.OutcomeSent)      // late: changes nothing
+	if a := h.route(kim.Message).Deliveries[0].Attempts[0]; a.State != paging.StateDelivered {
+		t.Fatalf("report before the result: %s", a.State)
+	}
+	h.clock.add(time.Second)
+	other := h.route(h.page("1003", paging.PriorityNormal, "Bed 6"))
+	report(other, agentapi.OutcomeSent)
+	report(other, agentapi.OutcomeUndelivered)
+	if a := h.route(other.Message).Deliveries[0].Attempts[0]; a.State != paging.StateFailedPerm || !strings.Contains(a.Note, "not delivered") {
+		t.Fatalf("undelivered: %s %q", a.State, a.Note)
 	}
 }
