@@ -91,11 +91,7 @@ func DecodeDeliver(pdu string) (Deliver, error) {
 	}
 	// Layout: first octet, TP-OA (length in semi-octets, TOA, digits),
 	// TP-PID, TP-DCS, TP-SCTS.
-	oaLen := int(p.TPDU[1])
-	if oaLen > MaxAddressDigits {
-		return Deliver{}, fmt.Errorf("%w: originating address of %d semi-octets, at most %d", ErrMalformed, oaLen, MaxAddressDigits)
-	}
-	scts := 1 + 2 + (oaLen+1)/2 + 2
+	scts := 1 + 2 + (int(p.TPDU[1])+1)/2 + 2
 	if err := checkTimestamp("service centre time stamp", p.TPDU, scts); err != nil {
 		return Deliver{}, err
 	}
@@ -142,11 +138,7 @@ func DecodeStatusReport(pdu string) (StatusReport, error) {
 		return StatusReport{}, fmt.Errorf("%w: %s, want SMS-STATUS-REPORT", ErrWrongType, typeName(st))
 	}
 	// Layout: first octet, TP-MR, TP-RA, TP-SCTS, TP-DT, TP-ST.
-	raLen := int(p.TPDU[2])
-	if raLen > MaxAddressDigits {
-		return StatusReport{}, fmt.Errorf("%w: recipient address of %d semi-octets, at most %d", ErrMalformed, raLen, MaxAddressDigits)
-	}
-	scts := 2 + 2 + (raLen+1)/2
+	scts := 2 + 2 + (int(p.TPDU[2])+1)/2
 	if err := checkTimestamp("service centre time stamp", p.TPDU, scts); err != nil {
 		return StatusReport{}, err
 	}
@@ -222,8 +214,18 @@ func unmarshal(pdu string) (*pdumode.PDU, *tpdu.TPDU, error) {
 	if len(p.TPDU) < 3 {
 		return nil, nil, fmt.Errorf("%w: TPDU of %d octets is truncated", ErrMalformed, len(p.TPDU))
 	}
-	if tpdu.FirstOctet(p.TPDU[0]).MTI() == tpdu.MtReserved {
+	// The address lengths, before sms reads up to 128 octets for one.
+	switch tpdu.FirstOctet(p.TPDU[0]).MTI() {
+	case tpdu.MtReserved:
 		return nil, nil, fmt.Errorf("%w: reserved message type indicator 3", ErrMalformed)
+	case tpdu.MtDeliver: // SMS-DELIVER: TP-OA follows the first octet
+		if n := int(p.TPDU[1]); n > MaxAddressDigits {
+			return nil, nil, fmt.Errorf("%w: originating address of %d semi-octets, at most %d", ErrMalformed, n, MaxAddressDigits)
+		}
+	case tpdu.MtCommand: // SMS-STATUS-REPORT: TP-RA follows TP-MR
+		if n := int(p.TPDU[2]); n > MaxAddressDigits {
+			return nil, nil, fmt.Errorf("%w: recipient address of %d semi-octets, at most %d", ErrMalformed, n, MaxAddressDigits)
+		}
 	}
 	t, err := sms.Unmarshal(p.TPDU)
 	if err != nil {
