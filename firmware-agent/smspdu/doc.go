@@ -79,6 +79,7 @@
 //     Reassembler decodes the parts together and gets it right.
 //   - The Reassembler forgets a message once complete: a part that the
 //     service centre sends again after that starts a new set, which
-//     Expired returns as a Partial. An 8-bit compressed or binary
-//     (Coding8Bit) message comes back as its octets.
+//     Expired returns as a Partial. An 8-bit (binary, Coding8Bit)
+//     message's Text holds its octets as they came; compressed text
+//     (TS 23.024) is refused with ErrUnsupported.
 package smspdu
