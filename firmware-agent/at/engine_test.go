@@ -227,9 +227,7 @@ func TestLateOKAfterTimeout(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			opts := fastOptions(nil)
-			opts.Timeout = 50 * time.Millisecond
-			e, fm := start(t, opts)
+			e, fm := start(t, fastOptions(nil))
 			first := true
 			fm.set(func(fm *fakeModem) {
 				fm.handle = func(cmd string) string {
@@ -247,7 +245,7 @@ func TestLateOKAfterTimeout(t *testing.T) {
 					return defaultReply(cmd)
 				}
 			})
-			_, err := e.Exec(ctxT(t), tt.cmd)
+			_, err := e.Do(ctxT(t), Command{Line: tt.cmd, Timeout: 50 * time.Millisecond})
 			if !errors.Is(err, ErrTimeout) {
 				t.Fatalf("first command: %v, want ErrTimeout", err)
 			}
@@ -282,12 +280,11 @@ func TestLateOKAfterTimeout(t *testing.T) {
 func TestUnresponsive(t *testing.T) {
 	t.Parallel()
 	opts := fastOptions(nil)
-	opts.Timeout = 30 * time.Millisecond
 	opts.ResyncTimeout = 30 * time.Millisecond
 	e, fm := start(t, opts)
 	mustExec(t, e, "AT")
 	fm.set(func(fm *fakeModem) { fm.silent = true })
-	if _, err := e.Exec(ctxT(t), "AT+CGMI"); !errors.Is(err, ErrTimeout) {
+	if _, err := e.Do(ctxT(t), Command{Line: "AT+CGMI", Timeout: 30 * time.Millisecond}); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
 	_, err := e.Exec(ctxT(t), "AT")
@@ -406,9 +403,7 @@ func TestPrompt(t *testing.T) {
 	})
 	t.Run("no prompt: ESC, not sent", func(t *testing.T) {
 		t.Parallel()
-		opts := fastOptions(nil)
-		opts.Timeout = 50 * time.Millisecond
-		e, fm := start(t, opts)
+		e, fm := start(t, fastOptions(nil))
 		fm.set(func(fm *fakeModem) {
 			fm.handle = func(cmd string) string {
 				if strings.HasPrefix(cmd, "AT+CMGS=") {
@@ -417,7 +412,7 @@ func TestPrompt(t *testing.T) {
 				return defaultReply(cmd)
 			}
 		})
-		_, err := e.SendPDU(ctxT(t), 19, pdu, 0)
+		_, err := e.Do(ctxT(t), Command{Line: "AT+CMGS=19", Data: pdu, PromptTimeout: 50 * time.Millisecond})
 		if !errors.Is(err, ErrTimeout) || errors.Is(err, ErrUnknown) || !strings.Contains(err.Error(), "not sent") {
 			t.Fatalf("got %v, want not sent", err)
 		}
@@ -539,7 +534,6 @@ func TestNoPHIInLogs(t *testing.T) {
 	var buf syncBuffer
 	opts := fastOptions(make(urcs, 10))
 	opts.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts.Timeout = 50 * time.Millisecond
 	e, fm := start(t, opts)
 	const pdu = "0011000B914961808041F00000AA05E8329BFD06"
 	const body = "07919471060040340409D039BD0C00001220119180418005E8329BFD06"
@@ -568,7 +562,7 @@ func TestNoPHIInLogs(t *testing.T) {
 	if strings.Contains(err.Error(), "4711") {
 		t.Fatalf("PIN in error: %v", err)
 	}
-	_, err = e.Do(ctxT(t), Command{Line: `AT+CMGS="+4917012345"`, Data: "call me"})
+	_, err = e.Do(ctxT(t), Command{Line: `AT+CMGS="+4917012345"`, Data: "call me", PromptTimeout: 50 * time.Millisecond})
 	if err == nil || strings.Contains(err.Error(), "4917012345") {
 		t.Fatalf("number in error: %v", err)
 	}

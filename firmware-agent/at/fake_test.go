@@ -286,7 +286,7 @@ func (u urcs) next(t *testing.T) URC {
 // fastOptions are short resync timings, so that fault tests run quickly;
 // they do not decide any outcome.
 func fastOptions(u urcs) Options {
-	o := Options{Timeout: 2 * time.Second, Quiet: 5 * time.Millisecond, ResyncTimeout: 500 * time.Millisecond}
+	o := Options{Timeout: 2 * time.Second, Quiet: 5 * time.Millisecond, ResyncTimeout: 2 * time.Second}
 	if u != nil {
 		o.OnURC = u.on
 	}

@@ -69,7 +69,7 @@ func TestMalformed(t *testing.T) {
 			if tt.when == "idle" {
 				fm.send(tt.raw)
 			}
-			info, err := e.Do(context.Background(), Command{Line: "AT+CGMI", Timeout: 100 * time.Millisecond})
+			info, err := e.Do(context.Background(), Command{Line: "AT+CGMI", Timeout: 500 * time.Millisecond})
 			if tt.check != nil && !tt.check(info, err) {
 				t.Errorf("AT+CGMI: info %q, err %v", info, err)
 			}
