@@ -275,6 +275,46 @@ func TestLateOKAfterTimeout(t *testing.T) {
 	}
 }
 
+// The late OK comes first and the probe's own answer only later: an
+// engine that took any OK for the probe's would write the next command at
+// once and get the probe's "+CMEE: 1" as its answer. The modem holds the
+// probe's answer until the next line or 100ms, whichever comes first.
+func TestLateOKProbeAnswerLater(t *testing.T) {
+	t.Parallel()
+	e, fm := start(t, fastOptions(nil))
+	var mu sync.Mutex
+	first, pending := true, ""
+	flush := func() {
+		mu.Lock()
+		p := pending
+		pending = ""
+		mu.Unlock()
+		fm.send(p)
+	}
+	fm.set(func(fm *fakeModem) {
+		fm.handle = func(cmd string) string {
+			flush()
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case cmd == "AT+CGMI" && first:
+				first = false
+				return ""
+			case cmd == "AT+CMEE?":
+				pending = defaultReply(cmd)
+				time.AfterFunc(100*time.Millisecond, flush)
+				return "\r\nPagebridge\r\n\r\nOK\r\n" // the late answer of AT+CGMI
+			}
+			return defaultReply(cmd)
+		}
+	})
+	if _, err := e.Do(ctxT(t), Command{Line: "AT+CGMI", Timeout: 50 * time.Millisecond}); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first command: %v", err)
+	}
+	mustExec(t, e, "AT+CSQ", "+CSQ: 20,99")
+	mustExec(t, e, "AT+CGMI", "Pagebridge")
+}
+
 // A modem that stops answering: the command times out, no probe is
 // answered, and the engine ends telling the caller to reset.
 func TestUnresponsive(t *testing.T) {
