@@ -260,21 +260,28 @@ func (r *ModemResponder) powerOn() {
 
 var _ Responder = (*ModemResponder)(nil)
 
-// Respond implements Responder.
+// Respond implements Responder. URCs owed from before (the boot URCs of
+// a fresh responder) come first.
 func (r *ModemResponder) Respond(in []byte) []byte {
-	return r.finish(r.feed(in))
+	out := r.finish(nil)
+	return append(out, r.finish(r.feed(in, false))...)
 }
 
 // maxHeld bounds the input held while the modem is busy.
 const maxHeld = 64 << 10
 
-// feed takes input bytes in the modem's current state.
-func (r *ModemResponder) feed(in []byte) []byte {
+// feed takes input bytes in the modem's current state. Those that come
+// while it is busy are held: in itself if owned (held input fed again, so
+// that a long backlog is not copied once per command), a copy otherwise.
+func (r *ModemResponder) feed(in []byte, owned bool) []byte {
 	var out []byte
 	for i, b := range in {
 		switch {
+		case r.busy && owned && len(r.held) == 0:
+			r.held = in[i:]
+			return out
 		case r.busy:
-			r.held = append(r.held, in[i:min(len(in), i+maxHeld-len(r.held))]...)
+			r.held = append(r.held, in[i:min(len(in), i+max(0, maxHeld-len(r.held)))]...)
 			return out
 		case r.rebooting:
 			// lost: the modem is off
@@ -321,11 +328,18 @@ func (r *ModemResponder) finish(out []byte) []byte {
 		r.urcs = nil
 		return nil
 	}
-	if !r.busy && r.prompt == nil && !r.rebooting && len(r.urcs) > 0 {
-		out = append(out, r.urcs...)
-		r.urcs = nil
+	return append(out, r.takeURCs()...)
+}
+
+// takeURCs returns the URCs owed, if the modem is idle: not busy, not in
+// the prompt, not rebooting, not hung.
+func (r *ModemResponder) takeURCs() []byte {
+	if r.hung || r.busy || r.prompt != nil || r.rebooting {
+		return nil
 	}
-	return out
+	u := r.urcs
+	r.urcs = nil
+	return u
 }
 
 // Advance moves the responder's clock on by d and returns what the modem
@@ -342,7 +356,7 @@ func (r *ModemResponder) Advance(d time.Duration) []byte {
 		for !r.busy && len(r.held) > 0 {
 			h := r.held
 			r.held = nil
-			step = append(step, r.feed(h)...)
+			step = append(step, r.feed(h, true)...)
 		}
 		out = append(out, r.finish(step)...)
 	}
@@ -386,7 +400,9 @@ func (r *ModemResponder) reply(info, final string, lat time.Duration, prompt boo
 		if after != nil {
 			out = append(out, after()...)
 		}
-		return out
+		// URCs that waited for this reply, or that after made, come
+		// right after it, whatever input follows.
+		return append(out, r.takeURCs()...)
 	}
 	first := func() []byte {
 		out := []byte(info)
@@ -480,7 +496,7 @@ func (r *ModemResponder) reboot() []byte {
 	r.rebooting = true
 	r.after(r.opts.RebootTime, func() []byte {
 		r.powerOn()
-		return nil
+		return r.takeURCs() // the boot URCs
 	})
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/paging"
@@ -79,16 +80,7 @@ func TestModemResponder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			whole := NewModemResponder(tt.opts)
-			bytewise := NewModemResponder(tt.opts)
-			for _, s := range tt.steps {
-				if got := string(whole.Respond([]byte(s.in))); got != s.want {
-					t.Errorf("Respond(%q) = %q, want %q", s.in, got, s.want)
-				}
-				if got := feedBytewise(bytewise, s.in); got != s.want {
-					t.Errorf("Respond(%q) byte by byte = %q, want %q", s.in, got, s.want)
-				}
-			}
+			runSteps(t, tt.opts, tt.steps)
 		})
 	}
 }
@@ -283,20 +275,43 @@ func feedBytewise(r Responder, in string) string {
 }
 
 // FuzzModemResponder: any input, in any chunks, is answered without a
-// panic, and chunking never changes the reply.
+// panic, and chunking never changes the reply, what the modem owes later
+// included (its clock then runs on an hour).
 func FuzzModemResponder(f *testing.F) {
-	for _, s := range []string{"AT\r", "ATE0\r\n", "AT+CMEE=1;+CREG=2\r", "AT+CPIN=\"1234\"\r", "AT+CFUN=1,1\r", "\x1bAT+CSQ\r", "AT;;+\r", "AT&\r", "AT+CPIN=\r"} {
+	const pdu = "0011000A9194711032540000AA04C3A7B01C" // SMS-SUBMIT "Cod…" with SRR unset, 17 octets
+	for _, s := range []string{"AT\r", "ATE0\r\n", "AT+CMEE=1;+CREG=2\r", "AT+CPIN=\"1234\"\r", "AT+CFUN=1,1\r", "\x1bAT+CSQ\r", "AT;;+\r", "AT&\r", "AT+CPIN=\r",
+		"AT+CPIN=1234\rAT+CNMI=2,1,0,1,0;+CSMS=1\rAT+CMGS=17\r" + pdu + "\x1a",
+		"AT+CPIN=1234\rAT+CMGS=17\r" + pdu + "\x1bAT+CMGS=3\r00\x1a",
+		"AT+CPIN=1234\rAT+CPMS=\"ME\",\"SM\",\"ME\";+CPMS?\rAT+CMGL=4;+CMGR=1;+CMGD=1,4\r",
+		"AT+CNMI=0,1,0,2,0\rAT+CNMI=2\rAT+CNMA\rAT+CSCA=\"+4917\",145;+CSCA?\r",
+		"AT+COPS=3,2;+COPS?;+CFUN=4;+COPS?;+GCAP\r"} {
 		f.Add([]byte(s), uint8(1))
+		f.Add([]byte(s), uint8(0x7b))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, split uint8) {
-		opts := ModemOptions{SIMPIN: "1234"}
-		whole := string(NewModemResponder(opts).Respond(in))
+		// split's low 3 bits size the chunks, the others pick options.
+		opts := ModemOptions{SIMPIN: "1234", Clock: func() time.Time { return time.Unix(1e9, 0) }}
+		if split&0x08 != 0 {
+			opts.Latency = time.Second
+		}
+		if split&0x10 != 0 {
+			opts.SendLatency, opts.ReportDelay = time.Second, time.Minute
+		}
+		if split&0x20 != 0 {
+			opts.RebootTime = time.Second
+		}
+		if split&0x40 != 0 {
+			opts.BootURCs = []string{"RDY"}
+		}
+		w := NewModemResponder(opts)
+		whole := string(w.Respond(in)) + string(w.Advance(time.Hour))
 		r := NewModemResponder(opts)
 		n := int(split)%8 + 1
 		var got strings.Builder
 		for i := 0; i < len(in); i += n {
 			got.Write(r.Respond(in[i:min(i+n, len(in))]))
 		}
+		got.Write(r.Advance(time.Hour))
 		if got.String() != whole {
 			t.Errorf("chunks of %d: %q, whole: %q", n, got.String(), whole)
 		}
