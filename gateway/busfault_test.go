@@ -46,6 +46,7 @@ type busRig struct {
 	gwConf, agConf     string
 	tapAddr            string
 	terms              []*sim.PagingTerminal
+	modems             []*sim.Modem
 	mosq               *peertest.Mosquitto
 	broker             string // the broker's URL
 	gw, ag             *proc
@@ -68,6 +69,9 @@ type rigSpec struct {
 	// terminals are the simulated paging terminals (devices term-1, …);
 	// nil: two plain ones.
 	terminals []sim.TerminalOptions
+	// modems are simulated modems (devices modem-1, …) in the agent's
+	// pool "sms", which the gateway sends SMS through.
+	modems []sim.ModemOptions
 }
 
 func newRig(t *testing.T, spec rigSpec) *busRig {
@@ -102,6 +106,15 @@ func newRig(t *testing.T, spec rigSpec) *busRig {
 		t.Cleanup(func() { term.Close() })
 		r.terms = append(r.terms, term)
 	}
+	for i, opts := range spec.modems {
+		opts.Name = fmt.Sprintf("modem-%d", i+1)
+		mod, err := sim.NewModem(dev, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mod.Close() })
+		r.modems = append(r.modems, mod)
+	}
 	busAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(peertest.FreePort(t)))
 	r.tapAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(peertest.FreePort(t)))
 
@@ -121,6 +134,9 @@ func newRig(t *testing.T, spec rigSpec) *busRig {
 		broker = r.mosq.URL()
 	}
 	r.broker = broker
+	if len(spec.modems) > 0 {
+		gc.Routing.SMSDevice = rigAgent + "/sms"
+	}
 	for _, mod := range mods {
 		mod(&gc)
 	}
@@ -136,6 +152,9 @@ func newRig(t *testing.T, spec rigSpec) *busRig {
 	ac.Bus.AckTimeout = agent.Duration{Duration: 2 * time.Second}
 	for i, term := range r.terms {
 		ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: fmt.Sprintf("term-%d", i+1), Kind: agent.KindPagingTerminal, Port: term.Path()})
+	}
+	for i, mod := range r.modems {
+		ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: fmt.Sprintf("modem-%d", i+1), Kind: agent.KindModem, Port: mod.Path(), Baud: 115200, Pool: "sms"})
 	}
 	ac.Devices = append(ac.Devices, agent.DeviceConfig{ID: "tap-in", Kind: agent.KindTAPLine, Port: "listen://" + r.tapAddr})
 	if spec.agent != nil {

@@ -91,7 +91,7 @@ func demoConfig(root, listen string) (Config, error) {
 		cfg.Routing.DefaultPolicy = "standard"
 		cfg.Routing.FallbackRole = "switchboard"
 		cfg.Routing.AlertPagerID = "it-alerts"
-		cfg.Routing.SMSDevice = "demo-agent/modem-1"
+		cfg.Routing.SMSDevice = "demo-agent/sms" // the agent's modem pool
 		cfg.SNPP.Enabled, cfg.SNPP.Listen, cfg.SNPP.Line = true, "127.0.0.1:10444", "SNPP (demo)"
 		if err := writeConfig(path, cfg); err != nil {
 			return Config{}, fmt.Errorf("write demo config: %w", err)

@@ -61,7 +61,7 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 	cfg.Bus.Broker = "tcp://" + m.broker.Addr()
 	cfg.Devices = []agent.DeviceConfig{
 		{ID: "terminal-1", Kind: agent.KindPagingTerminal, Port: h.terminal.Path()},
-		{ID: "modem-1", Kind: agent.KindModem, Port: h.modem.Path(), Baud: 115200},
+		{ID: "modem-1", Kind: agent.KindModem, Port: h.modem.Path(), Baud: 115200, Pool: "sms"},
 		{ID: "nurse-call-4w", Kind: agent.KindTAPLine, Port: "listen://" + h.tapAddr},
 	}
 	if h.agent, err = agent.New(cfg, agent.Options{Logger: m.log.With("component", "agent", "agent", "demo-agent"), Version: version}); err != nil {
@@ -77,12 +77,34 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 			m.log.Error("demo agent stopped", "err", err)
 		}
 	}()
-	h.done.Add(1)
+	h.done.Add(2)
 	go func() {
 		defer h.done.Done()
 		h.watchTerminal(ctx, m.log)
 	}()
+	go func() {
+		defer h.done.Done()
+		h.watchModem(ctx, m.log)
+	}()
 	return h, nil
+}
+
+// watchModem logs each SMS the simulated modem sends (the number's last
+// digits and the length: the text may be PHI).
+func (h *demoHardware) watchModem(ctx context.Context, log *slog.Logger) {
+	seen := 0
+	for {
+		if err := h.modem.WaitMessages(ctx, func(m []sim.SentMessage) bool { return len(m) > seen }); err != nil {
+			return
+		}
+		msgs := h.modem.Messages()
+		for _, m := range msgs[seen:] {
+			n := m.Number()
+			log.Info("simulated modem sent an SMS", "component", "demo", "modem", "modem-1",
+				"to", "…"+n[max(len(n)-4, 0):], "chars", len(m.Text))
+		}
+		seen = len(msgs)
+	}
 }
 
 // watchTerminal logs each page the simulated paging terminal takes (its

@@ -56,6 +56,7 @@ func (m *Main) handleSMS(ctx context.Context, agent string, key paging.ID, sms *
 	}
 	switch {
 	case !found:
+		m.log.Info("SMS from staff matches no page of theirs; dropped", "person", person, "sms", key)
 		ev.Action, ev.Detail = "sms.unmatched", "no page of theirs to acknowledge or reply to; dropped"
 		return m.store.Audit(ctx, time.Now(), ev)
 	case isAck:
@@ -66,14 +67,21 @@ func (m *Main) handleSMS(ctx context.Context, agent string, key paging.ID, sms *
 		if errors.Is(err, paging.ErrNotFound) {
 			return nil
 		}
+		if err == nil {
+			m.log.Info("page acknowledged by SMS", "person", person, "message", r.Message, "sms", key)
+		}
 		return err
 	}
 	_, err = m.threads.Reply(ctx, threads.Caller{Person: person, Actor: "person:" + person + " (sms)", Source: sms.Device},
 		r.Message, threads.Content{Text: sms.Text.PHI()})
 	if errors.Is(err, paging.ErrNotFound) || errors.Is(err, threads.ErrForbidden) {
+		m.log.Info("SMS reply not posted: the page has no thread of theirs; dropped", "person", person, "message", r.Message, "sms", key)
 		ev.Action = "sms.unmatched"
 		ev.Detail = "reply to message/" + r.Message.String() + " not posted: the page has no thread of theirs; dropped"
 		return m.store.Audit(ctx, time.Now(), ev)
+	}
+	if err == nil {
+		m.log.Info("SMS reply posted in the page's thread", "person", person, "message", r.Message, "sms", key)
 	}
 	return err
 }

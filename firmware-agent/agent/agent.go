@@ -29,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,20 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		}
 		a.devices[dc.ID] = d
 		a.order = append(a.order, dc.ID)
+	}
+	for _, id := range slices.Clone(a.order) {
+		d := a.devices[id]
+		if d.cfg.Pool == "" {
+			continue
+		}
+		p := a.devices[d.cfg.Pool]
+		if p == nil {
+			p = newPool(a, d.cfg.Pool)
+			a.devices[p.cfg.ID] = p
+			a.order = append(a.order, p.cfg.ID)
+		}
+		p.members = append(p.members, d)
+		d.queue = p.queue // the pool's jobs go to whichever modem is free
 	}
 	return a, nil
 }

@@ -137,6 +137,24 @@ type DeviceConfig struct {
 	// MaxPagesPerSession: the paging terminal's limit of pages in one
 	// session, after which the agent logs on again (0: none).
 	MaxPagesPerSession int `toml:"max_pages_per_session"`
+
+	// For modem devices:
+
+	// SIMPIN unlocks the SIM when it asks for its PIN.
+	SIMPIN string `toml:"sim_pin"`
+	// SMSC, if set, is the service centre number (+E.164) written with
+	// AT+CSCA; empty keeps the SIM's.
+	SMSC string `toml:"smsc"`
+	// Pool names the modem pool the modem sends for: jobs for the pool
+	// go to whichever of its healthy modems is free first. Empty: the
+	// modem takes only jobs addressed to itself.
+	Pool string `toml:"pool"`
+	// SendInterval is the least time between two SMS this modem sends
+	// (the network's and the SIM plan's limits). Default 0.
+	SendInterval Duration `toml:"send_interval"`
+	// PollInterval is how often signal and registration are read.
+	// Default 30s.
+	PollInterval Duration `toml:"poll_interval"`
 }
 
 // tapProfiles are the defaults known peers need.
@@ -290,12 +308,27 @@ func (c *Config) Validate() error {
 		case (len(d.PriorityRules) > 0 || d.Priority != paging.PriorityNormal || d.Bypass != "") && d.Kind != KindTAPLine:
 			return fmt.Errorf("%s: priority, priority_rule and bypass are for tap-line devices", key)
 		}
-		if err := d.applyProfile(); err != nil {
+		if d.Kind == KindModem {
+			if _, ok := modemProfiles[d.Profile]; !ok {
+				return fmt.Errorf("%s.profile: unknown modem profile %q (%s)", key, d.Profile, modemProfileNames())
+			}
+		} else if err := d.applyProfile(); err != nil {
 			return fmt.Errorf("%s.profile: %v", key, err)
 		}
 		tapKinds := d.Kind == KindTAPLine || d.Kind == KindPagingTerminal
 		switch {
-		case !tapKinds && (d.Profile != "" || d.NoChecksum || d.BareLF):
+		case d.Kind != KindModem && (d.SIMPIN != "" || d.SMSC != "" || d.Pool != "" || d.SendInterval.Duration != 0 || d.PollInterval.Duration != 0):
+			return fmt.Errorf("%s: sim_pin, smsc, pool, send_interval and poll_interval are for modem devices", key)
+		case d.Pool != "" && !agentapi.ValidID(d.Pool):
+			return fmt.Errorf("%s.pool: letters, digits, '.', '_' or '-', at most 63", key)
+		case d.SMSC != "" && !validE164(d.SMSC):
+			return fmt.Errorf("%s.smsc: +E.164", key)
+		case d.SendInterval.Duration < 0 || d.SendInterval.Duration > time.Minute:
+			return fmt.Errorf("%s.send_interval: 0 to 1m", key)
+		case d.PollInterval.Duration != 0 && (d.PollInterval.Duration < time.Second || d.PollInterval.Duration > time.Hour):
+			return fmt.Errorf("%s.poll_interval: 1s to 1h", key)
+		case !tapKinds && d.Kind != KindModem && (d.Profile != "" || d.NoChecksum || d.BareLF),
+			d.Kind == KindModem && (d.NoChecksum || d.BareLF):
 			return fmt.Errorf("%s: profile, no_checksum and bare_lf are for tap-line and paging-terminal devices", key)
 		case d.Kind != KindPagingTerminal && (d.NoLogon || d.ReplyWait.Duration != 0 || d.MaxText != 0 || d.LongText != "" || d.MaxPagesPerSession != 0):
 			return fmt.Errorf("%s: no_logon, reply_wait, max_text, long_text and max_pages_per_session are for paging-terminal devices", key)
@@ -356,5 +389,24 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: %w", key, err)
 		}
 	}
+	for i, d := range c.Devices {
+		if d.Pool != "" && seen[d.Pool] {
+			return fmt.Errorf("config: device[%d].pool: %q is also a device's id", i, d.Pool)
+		}
+	}
 	return nil
+}
+
+// validE164 reports whether s is + and 7 to 15 digits.
+func validE164(s string) bool {
+	d, ok := strings.CutPrefix(s, "+")
+	if !ok || len(d) < 7 || len(d) > 15 || d[0] == '0' {
+		return false
+	}
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -46,6 +46,8 @@ const (
 var actions = map[string][]string{
 	KindPagingTerminal: {ActionTAPPage},
 	KindLoopback:       {ActionTAPPage},
+	KindModem:          {ActionSMSSend},
+	KindModemPool:      {ActionSMSSend},
 }
 
 // refusal says why d will not take j, or "" if it will.
@@ -89,12 +91,22 @@ type device struct {
 	lastErr string
 
 	done, failed atomic.Uint64
+
+	modem   *modemState // a modem's PDU encoder, reports, health
+	members []*device   // a modem pool's modems
 }
 
 func newDevice(a *Agent, dc DeviceConfig) (*device, error) {
 	d := &device{a: a, cfg: dc, queue: jobqueue.New[*job](), state: agentapi.DeviceAbsent, since: a.clock.Now()}
 	if _, listen := dc.Listen(); listen || dc.Kind == KindLoopback {
 		return d, nil
+	}
+	if dc.Kind == KindModem {
+		m, err := newModemState()
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w", dc.ID, err)
+		}
+		d.modem = m
 	}
 	l, err := serialport.New(dc.Line(), a.log.With("device", dc.ID), d.onLineState)
 	if err != nil {
@@ -139,14 +151,27 @@ func truncate(s string, n int) string {
 }
 
 func (d *device) status() agentapi.DeviceStatus {
+	if d.cfg.Kind == KindModemPool {
+		return d.poolStatus()
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return agentapi.DeviceStatus{ID: d.cfg.ID, Kind: d.cfg.Kind, State: d.state, Since: d.since, Error: d.lastErr,
+	st := agentapi.DeviceStatus{ID: d.cfg.ID, Kind: d.cfg.Kind, State: d.state, Since: d.since, Error: d.lastErr,
 		Queue: d.queue.Len(), Done: d.done.Load(), Failed: d.failed.Load()}
+	d.mu.Unlock()
+	if d.modem != nil {
+		d.modemHealthOf(&st)
+		if d.cfg.Pool != "" {
+			st.Queue = 0 // its jobs wait in the pool's queue
+		}
+	}
+	return st
 }
 
 // run drives the device until ctx ends.
 func (d *device) run(ctx context.Context) {
+	if d.cfg.Kind == KindModemPool {
+		return // its modems run
+	}
 	if addr, ok := d.cfg.Listen(); ok {
 		d.listen(ctx, addr)
 		return

@@ -106,4 +106,11 @@ type DeviceStatus struct {
 	// Done and Failed count jobs since the agent started.
 	Done   uint64 `json:"done"`
 	Failed uint64 `json:"failed"`
+	// A modem's health: signal (+CSQ rssi 0–31, 99 unknown),
+	// registration (home, roaming, searching, denied, none), operator and
+	// SIM state.
+	Signal       int    `json:"signal,omitempty"`
+	Registration string `json:"registration,omitempty"`
+	Operator     string `json:"operator,omitempty"`
+	SIM          string `json:"sim,omitempty"`
 }

@@ -441,7 +441,7 @@ func (b *Bridge) onMessage(m link.Message) {
 	case "status":
 		b.onStatus(agent, m)
 		m.Ack()
-	case "result", "inbound":
+	case "result", "inbound", "sms":
 		b.reports <- m
 	case "ack/to-gateway":
 		b.acks <- m

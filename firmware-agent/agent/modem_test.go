@@ -1,0 +1,118 @@
+package agent
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/sim"
+	"pagebridge/gateway/paging"
+	"pagebridge/storage"
+)
+
+// spoolSMS spools an SMS job for dev (a modem or a pool) and queues it.
+func spoolSMS(t *testing.T, a *Agent, dev, to, text string) paging.ID {
+	t.Helper()
+	key := paging.NewID(time.Now())
+	body := agentapi.Job{Device: dev, Priority: paging.PriorityHigh, Action: ActionSMSSend, To: to, Text: agentapi.Text(text), Attempt: 1}
+	p, err := agentapi.Encode(key, time.Now(), &body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.spool.AddJobs(context.Background(), []storage.SpoolJob{{Key: key, Device: dev, Priority: body.Priority, Payload: paging.NewPHI(string(p))}}); err != nil {
+		t.Fatal(err)
+	}
+	a.devices[dev].queue.Push(body.Priority, &job{key: key, prio: body.Priority, body: body})
+	return key
+}
+
+// spooled returns the agent's pending items for the gateway, decoded:
+// results by job and outcome, SMS by text.
+func spooled(t *testing.T, a *Agent) (results map[string][]agentapi.Outcome, sms []agentapi.SMS) {
+	t.Helper()
+	items, err := a.spool.PendingItems(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results = map[string][]agentapi.Outcome{}
+	for _, it := range items {
+		switch it.Kind {
+		case agentapi.KindResult:
+			var r agentapi.Result
+			if _, err := agentapi.Open([]byte(it.Payload.Reveal()), &r); err != nil {
+				t.Fatal(err)
+			}
+			results[r.Job] = append(results[r.Job], r.Outcome)
+		case agentapi.KindSMS:
+			var m agentapi.SMS
+			if _, err := agentapi.Open([]byte(it.Payload.Reveal()), &m); err != nil {
+				t.Fatal(err)
+			}
+			sms = append(sms, m)
+		}
+	}
+	return results, sms
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+	}
+}
+
+// A modem in a pool on the simulated modem: the SIM unlocked with its PIN,
+// an SMS job for the pool sent with a status report requested, its result
+// and then its delivery report spooled for the gateway; a long SMS
+// received is joined and spooled; the modem's health is in its status and
+// the pool's.
+func TestModemSendReceiveReport(t *testing.T) {
+	mod, err := sim.NewModem(t.TempDir(), sim.ModemOptions{Name: "modem-1", SIMPIN: "4321", RSSI: 17})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mod.Close() })
+	a := testAgent(t, DeviceConfig{ID: "modem-1", Kind: KindModem, Port: mod.Path(), Baud: 115200, SIMPIN: "4321", Pool: "sms"})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.devices["modem-1"].run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	eventually(t, "the pool ready", func() bool { return a.devices["sms"].status().State == agentapi.DeviceReady })
+
+	text := "Pagebridge: HIGH priority message from 4W nurse call. Open the app. Reply 1 or A 7Q2K to acknowledge."
+	key := spoolSMS(t, a, "sms", "+4915112345678", text)
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := mod.WaitMessages(wctx, func(m []sim.SentMessage) bool { return len(m) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	m := mod.Messages()[0]
+	if m.Number() != "+4915112345678" || m.Text != text || !m.SRR {
+		t.Fatalf("sent %+v", m)
+	}
+	eventually(t, "the result and the delivery report", func() bool {
+		r, _ := spooled(t, a)
+		got := r[key.String()]
+		return len(got) == 2 && got[0] == agentapi.OutcomeSent && got[1] == agentapi.OutcomeDelivered
+	})
+
+	long := strings.Repeat("Running late, ", 20) + "sorry."
+	if _, err := mod.Deliver(wctx, sim.Inbound{From: "+4915112345678", Text: long}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the long SMS spooled whole", func() bool {
+		_, got := spooled(t, a)
+		return len(got) == 1 && string(got[0].Text) == long && got[0].From == "+4915112345678" && got[0].Device == "modem-1"
+	})
+	st := a.devices["modem-1"].status()
+	if st.Signal != 17 || st.Registration != "home" || st.SIM != "ready" || st.Operator == "" {
+		t.Fatalf("modem health %+v", st)
+	}
+	if ps := a.devices["sms"].status(); ps.Kind != KindModemPool || ps.State != agentapi.DeviceReady || ps.Done != 1 {
+		t.Fatalf("pool status %+v", ps)
+	}
+}
