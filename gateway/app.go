@@ -268,6 +268,25 @@ func openStore(sc StorageConfig, log *slog.Logger) (*storage.Store, error) {
 	return st, nil
 }
 
+// deviceHealth is a modem's health in words for the status page.
+func deviceHealth(d agentapi.DeviceStatus) string {
+	var parts []string
+	if d.Signal > 0 && d.Signal <= 31 {
+		parts = append(parts, fmt.Sprintf("signal %d/31", d.Signal))
+	} else if d.Signal == 99 {
+		parts = append(parts, "signal unknown")
+	}
+	for _, s := range []string{d.Registration, d.Operator} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	if d.SIM != "" {
+		parts = append(parts, "SIM "+d.SIM)
+	}
+	return strings.Join(parts, " · ")
+}
+
 func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 	c := wctp.Config{MaxTextLen: m.cfg.WCTP.MaxText, MaxBodyBytes: m.cfg.WCTP.MaxBodyBytes, OnResult: onResult}
 	for _, s := range m.cfg.WCTP.Senders {
@@ -382,7 +401,7 @@ func (m *Main) status(ctx context.Context) ui.Status {
 			ua := ui.Agent{ID: a.ID, State: a.State, Version: a.Version, Updated: a.Updated}
 			for _, d := range a.Devices {
 				ua.Devices = append(ua.Devices, ui.Device{ID: d.ID, Kind: d.Kind, State: d.State, Error: d.Error,
-					Since: d.Since, Queue: d.Queue, Done: d.Done, Failed: d.Failed})
+					Since: d.Since, Queue: d.Queue, Done: d.Done, Failed: d.Failed, Health: deviceHealth(d)})
 			}
 			st.Agents = append(st.Agents, ua)
 		}

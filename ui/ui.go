@@ -62,6 +62,10 @@ type Device struct {
 	Since                  time.Time
 	Queue                  int
 	Done, Failed           uint64
+	// Health is a modem's signal, registration, operator and SIM, in
+	// words ("signal 20/31 · home · Pagebridge · SIM ready"); empty for
+	// other devices.
+	Health string
 }
 
 // New builds the router: security headers on every response, probes,
