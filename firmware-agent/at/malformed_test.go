@@ -68,6 +68,10 @@ func TestMalformed(t *testing.T) {
 			})
 			if tt.when == "idle" {
 				fm.send(tt.raw)
+				// What the modem sent while idle must reach the engine
+				// before the command is written: bytes still on the line
+				// then would be taken for its answer, as on a real line.
+				settled(t, e, fm)
 			}
 			// Cases that must time out get a short timeout; the others a
 			// long one, which a loaded machine cannot run out.
@@ -84,5 +88,31 @@ func TestMalformed(t *testing.T) {
 			mustExec(t, e, "AT+CREG?", "+CREG: 0,1")
 			mustExec(t, e, "AT")
 		})
+	}
+}
+
+// settled waits until the engine has taken every byte the modem sent: the
+// line's buffer empty and nothing waiting between the reader and the
+// owner, twice in a row a little apart (the reader may hold bytes it just
+// read).
+func settled(t *testing.T, e *Engine, fm *fakeModem) {
+	t.Helper()
+	empty := func() bool {
+		fm.port.out.mu.Lock()
+		n := len(fm.port.out.buf)
+		fm.port.out.mu.Unlock()
+		return n == 0 && len(e.in) == 0
+	}
+	deadline := time.Now().Add(wait)
+	for streak := 0; streak < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the engine did not take the modem's bytes")
+		}
+		time.Sleep(10 * time.Millisecond)
+		if empty() {
+			streak++
+		} else {
+			streak = 0
+		}
 	}
 }
