@@ -210,6 +210,7 @@ func (d *device) runJobs(ctx context.Context, exec func(context.Context, *job) o
 	for {
 		batch := d.take(ctx, len(done) == 0)
 		if ctx.Err() != nil {
+			d.pushBack(batch) // taken as ctx ended (Pop prefers a job): not started
 			d.commit(ctx, done)
 			return ctx.Err()
 		}
