@@ -71,6 +71,13 @@ const (
 	// maxEarlyReports bounds the status reports kept for sends not yet
 	// recorded.
 	maxEarlyReports = 64
+	// resetHoldoff: after a reset, a modem that is still silent is not
+	// reset again for this long unless a session got it ready meanwhile,
+	// so that one slow to boot (a SIM7600 takes over 20 s) is not reset
+	// over and over.
+	resetHoldoff = 2 * time.Minute
+	// resetTimeout bounds the wait for the OK of AT+CFUN=1,1.
+	resetTimeout = 5 * time.Second
 )
 
 // modemState is what a modem keeps across its sessions: one PDU encoder
@@ -87,6 +94,14 @@ type modemState struct {
 	lastSend time.Time
 	failures int
 	health   modemHealth
+	// pinRefused: the SIM refused sim_pin (or its answer never came), so
+	// the PIN is not entered again until the agent restarts: three wrong
+	// tries lock the SIM.
+	pinRefused bool
+	// resetAt is when the modem was last reset; resetPending that no
+	// session got it ready since.
+	resetAt      time.Time
+	resetPending bool
 }
 
 type modemHealth struct {
@@ -134,7 +149,19 @@ func digitsOf(s string) string {
 // it stored while nobody listened, then send its jobs (SMS) and take what
 // it announces (received SMS, status reports) until the line fails, the
 // modem stops answering, or ctx ends.
+//
+// A modem that stopped answering (the engine's resync failed) is reset
+// with AT+CFUN=1,1 before the session returns, if it still takes that.
 func (d *device) modemSession(ctx context.Context, rw io.ReadWriter, ready func()) error {
+	err := d.modemRun(ctx, rw, ready)
+	if errors.Is(err, at.ErrUnresponsive) && ctx.Err() == nil {
+		d.resetSilent(ctx, rw)
+	}
+	return err
+}
+
+// modemRun is one session's work; its engine is closed when it returns.
+func (d *device) modemRun(ctx context.Context, rw io.ReadWriter, ready func()) error {
 	prof := modemProfiles[d.cfg.Profile]
 	var eng *at.Engine
 	urcs := make(chan at.URC, 256)
@@ -151,6 +178,9 @@ func (d *device) modemSession(ctx context.Context, rw io.ReadWriter, ready func(
 		return err
 	}
 	d.sweepStored(ctx, eng)
+	d.modem.mu.Lock()
+	d.modem.resetPending = false
+	d.modem.mu.Unlock()
 	ready()
 
 	sctx, cancel := context.WithCancelCause(ctx)
@@ -227,8 +257,22 @@ func (d *device) unlockSIM(ctx context.Context, eng *at.Engine) error {
 			d.setHealth(func(h *modemHealth) { h.SIM = "PIN needed, none configured" })
 			return errors.New("modem: the SIM wants its PIN and sim_pin is not set")
 		}
+		d.modem.mu.Lock()
+		refused := d.modem.pinRefused
+		d.modem.mu.Unlock()
+		if refused {
+			d.setHealth(func(h *modemHealth) { h.SIM = simPINRefused })
+			return errors.New("modem: the SIM refused sim_pin; not tried again until the agent restarts")
+		}
 		if _, err := eng.Do(ctx, at.Command{Line: `AT+CPIN="` + d.cfg.SIMPIN + `"`, Private: true, Timeout: 10 * time.Second}); err != nil {
-			d.setHealth(func(h *modemHealth) { h.SIM = "PIN refused" })
+			if pinNotTaken(err) {
+				d.setHealth(func(h *modemHealth) { h.SIM = "PIN not taken yet" })
+				return fmt.Errorf("modem: SIM PIN not taken: %w", err)
+			}
+			d.modem.mu.Lock()
+			d.modem.pinRefused = true
+			d.modem.mu.Unlock()
+			d.setHealth(func(h *modemHealth) { h.SIM = simPINRefused })
 			return fmt.Errorf("modem: SIM PIN refused: %w", err)
 		}
 		d.setHealth(func(h *modemHealth) { h.SIM = "ready" })
@@ -237,6 +281,19 @@ func (d *device) unlockSIM(ctx context.Context, eng *at.Engine) error {
 		d.setHealth(func(h *modemHealth) { h.SIM = state })
 		return fmt.Errorf("modem: SIM not ready: %q", state)
 	}
+}
+
+// simPINRefused is the SIM's health once it refused sim_pin.
+const simPINRefused = "PIN refused; not tried again until the agent restarts"
+
+// pinNotTaken reports whether AT+CPIN=<pin> failed in a way that cannot
+// have cost the SIM a try: the agent stopping, or the modem saying the
+// SIM is busy. Any other answer, a timeout (it may have counted) and a
+// port that vanished under the command included, counts as a try.
+func pinNotTaken(err error) bool {
+	var cme *at.CMEError
+	return errors.Is(err, context.Canceled) || errors.Is(err, at.ErrClosed) || errors.Is(err, at.ErrInvalid) ||
+		(errors.As(err, &cme) && cme.Code == 14) // SIM busy
 }
 
 func firstWith(lines []string, prefix string) string {
@@ -483,6 +540,15 @@ func (d *device) sendSMS(ctx context.Context, eng *at.Engine, j *job) outcome {
 			mrs = append(mrs, mr)
 			continue
 		}
+		if errors.Is(err, at.ErrTimeout) && !errors.Is(err, at.ErrUnknown) {
+			// No prompt: the part was not sent. If the modem is gone
+			// (the engine's resync found it silent) the job waits for it
+			// to come back, or for another modem of the pool; if it
+			// answers, it would not take the SMS now (sendFailed).
+			if _, aerr := eng.Do(ctx, at.Command{Line: "AT"}); aerr != nil {
+				return outcome{Err: fmt.Errorf("no prompt for the SMS, then: %w", aerr), NotSent: i == 0}
+			}
+		}
 		return d.sendFailed(err, i, len(sub.Parts))
 	}
 	st := d.modem
@@ -598,10 +664,44 @@ func (d *device) tooManyFailures(ctx context.Context, eng *at.Engine) error {
 		return nil
 	}
 	d.a.log.Warn("modem: failing repeatedly; resetting it", "device", d.cfg.ID, "failures", n)
+	st.resetting(time.Now())
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	eng.Exec(rctx, "AT+CFUN=1,1")
 	cancel()
 	return fmt.Errorf("modem reset after %d failures in a row", n)
+}
+
+// resetting records a reset made at now.
+func (st *modemState) resetting(now time.Time) {
+	st.mu.Lock()
+	st.resetAt, st.resetPending = now, true
+	st.mu.Unlock()
+}
+
+// mayReset reports whether a silent modem may be reset at now: not if it
+// was reset less than resetHoldoff ago and has not been ready since.
+func (st *modemState) mayReset(now time.Time) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !st.resetPending || now.Sub(st.resetAt) >= resetHoldoff
+}
+
+// resetSilent resets a modem whose engine gave up on it (no resync probe
+// answered): AT+CFUN=1,1 on a fresh engine over the same line, which a
+// hung modem may still take. If it does not, the line is reopened as
+// usual and the modem comes back when it is power-cycled (unplugged).
+func (d *device) resetSilent(ctx context.Context, rw io.ReadWriter) {
+	if !d.modem.mayReset(time.Now()) {
+		return
+	}
+	d.modem.resetting(time.Now())
+	d.a.log.Warn("modem: not answering; resetting it", "device", d.cfg.ID)
+	eng := at.New(rw, at.Options{Gap: modemProfiles[d.cfg.Profile].Gap, Log: d.a.log.With("device", d.cfg.ID)})
+	_, err := eng.Do(ctx, at.Command{Line: "AT+CFUN=1,1", Timeout: resetTimeout})
+	eng.Close()
+	if err != nil {
+		d.a.log.Warn("modem: reset not answered; the line is reopened", "device", d.cfg.ID, "err", err)
+	}
 }
 
 // pollHealth reads signal, registration and operator.
