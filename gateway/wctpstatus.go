@@ -39,10 +39,13 @@ func newWCTPTracker(st *storage.Store, clock paging.Clock) *wctpTracker {
 
 // wctpPage is the bookkeeping of one tracked page (no PHI).
 type wctpPage struct {
-	Message   paging.ID `json:"message"`
+	// Message and Received are not stored: the key holds the message's
+	// ID, and the ID its time (setID). The record is written with every
+	// WCTP page, so every byte counts.
+	Message   paging.ID `json:"-"`
+	Received  time.Time `json:"-"`
 	Ref       string    `json:"ref,omitempty"`
 	Recipient string    `json:"recipient"`
-	Received  time.Time `json:"received"`
 	Replies   bool      `json:"replies,omitempty"` // allowResponse
 	Queued    bool      `json:"notify_queued,omitempty"`
 	Delivered bool      `json:"notify_delivered,omitempty"`
@@ -54,6 +57,12 @@ type wctpPage struct {
 	// Seen is the thread's activity up to which every reply is
 	// confirmed: a thread with none since is not read again.
 	Seen time.Time `json:"seen,omitzero"`
+}
+
+// setID fills in what the record's key says: the message's ID and the
+// time it was received (the ID's, to the millisecond).
+func (p *wctpPage) setID(id paging.ID) {
+	p.Message, p.Received = id, time.UnixMilli(int64(id.Time())).UTC()
 }
 
 // wanted returns the highest status rank up to rank that the sender asked
@@ -103,6 +112,16 @@ func wctpPrefix(p wctp.Party) string {
 
 func wctpPageKey(p wctp.Party, id paging.ID) string { return wctpPrefix(p) + string(id[:]) }
 
+// wctpPageID is the message ID at the end of a page record's key.
+func wctpPageID(key string) (paging.ID, error) {
+	var id paging.ID
+	if len(key) < len(id) {
+		return id, fmt.Errorf("wctp record key of %d bytes", len(key))
+	}
+	copy(id[:], key[len(key)-len(id):])
+	return id, nil
+}
+
 func wctpPollerKey(sender string) string { return "poll\x00" + sender }
 
 // idAt is the smallest ID of time t.
@@ -146,6 +165,7 @@ func (w *wctpTracker) Query(ctx context.Context, c wctp.Caller, tracking, recipi
 	case err != nil:
 		return wctp.Report{}, err
 	}
+	rec.setID(id)
 	if rec.Recipient != recipient {
 		return wctp.Report{}, wctp.ErrUnknownMessage
 	}
@@ -266,8 +286,13 @@ func (w *wctpTracker) Poll(ctx context.Context, c wctp.Caller, received []wctp.R
 	)
 	from := wctpPrefix(c.Party) + string(idAt(w.clock.Now().Add(-w.keep)).Bytes())
 	var recs []wctpPage
-	err := w.st.WCTPRecords(ctx, wctpPrefix(c.Party), from, func(_ string, val json.RawMessage) error {
+	err := w.st.WCTPRecords(ctx, wctpPrefix(c.Party), from, func(key string, val json.RawMessage) error {
 		var rec wctpPage
+		id, err := wctpPageID(key)
+		if err != nil {
+			return err
+		}
+		rec.setID(id)
 		if err := json.Unmarshal(val, &rec); err != nil {
 			return fmt.Errorf("wctp page record: %w", err)
 		}
@@ -361,6 +386,7 @@ func (w *wctpTracker) Poll(ctx context.Context, c wctp.Caller, received []wctp.R
 				}
 				return err
 			}
+			rec.setID(id)
 			if at.After(rec.Seen) {
 				rec.Seen = at
 				if err := tx.Put(key, rec); err != nil {
@@ -424,6 +450,8 @@ func (w *wctpTracker) confirm(ctx context.Context, c wctp.Caller, received []wct
 				continue // forgotten meanwhile
 			case err != nil:
 				return err
+			default:
+				rec.setID(o.Message)
 			}
 			if o.Reply != (paging.ID{}) {
 				if !slices.Contains(rec.Confirmed, o.Reply) {
