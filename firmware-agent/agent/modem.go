@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -446,7 +447,7 @@ func (d *device) passExpired(ctx context.Context) {
 // passSMS makes a received SMS durable in the spool for the gateway.
 func (d *device) passSMS(ctx context.Context, from string, text paging.PHI, sent time.Time) bool {
 	now := d.a.clock.Now()
-	key := paging.NewID(now)
+	key := smsKey(d.cfg.ID, from, text, sent, now)
 	m := agentapi.SMS{Device: d.cfg.ID, From: truncate(from, agentapi.MaxSMSFrom), Text: agentapi.TextOf(text), Sent: sent, Received: now}
 	if m.From == "" {
 		m.From = "unknown"
@@ -464,6 +465,29 @@ func (d *device) passSMS(ctx context.Context, from string, text paging.PHI, sent
 	d.a.out.add([]storage.SpoolItem{it})
 	d.a.poke()
 	return true
+}
+
+// smsKey is a received SMS's idempotency key. With a service centre time
+// stamp it is derived from the message (the stamp's time, and a hash of
+// device, sender, stamp and text for the rest), so that one read again
+// after a crash between spooling it and deleting it from the modem has the
+// same key, and the spool and the gateway take it once. Without a stamp
+// it is a fresh key.
+func smsKey(device, from string, text paging.PHI, sent, now time.Time) paging.ID {
+	if sent.IsZero() {
+		return paging.NewID(now)
+	}
+	h := sha256.New()
+	for _, s := range []string{device, from, sent.UTC().Format(time.RFC3339Nano), text.Reveal()} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var id paging.ID
+	if err := id.SetTime(uint64(max(sent.UnixMilli(), 0))); err != nil {
+		return paging.NewID(now)
+	}
+	copy(id[6:], h.Sum(nil))
+	return id
 }
 
 // takeReport turns a status report into a delivery report for its job.

@@ -119,3 +119,31 @@ func TestModemSendReceiveReport(t *testing.T) {
 		t.Fatalf("pool status %+v", ps)
 	}
 }
+
+// A received SMS read again (a crash between spooling it and deleting it
+// from the modem) has the same key, so the spool and the gateway take it
+// once; another SMS does not.
+func TestSMSKey(t *testing.T) {
+	sent := time.Date(2026, 11, 27, 6, 30, 0, 0, time.UTC)
+	now := sent.Add(time.Minute)
+	k := smsKey("modem-1", "+4915112345678", paging.NewPHI("1"), sent, now)
+	if again := smsKey("modem-1", "+4915112345678", paging.NewPHI("1"), sent, now.Add(time.Hour)); again != k {
+		t.Fatalf("the same SMS read twice: %s and %s", k, again)
+	}
+	for _, other := range []paging.ID{
+		smsKey("modem-1", "+4915112345678", paging.NewPHI("ACK"), sent, now),
+		smsKey("modem-2", "+4915112345678", paging.NewPHI("1"), sent, now),
+		smsKey("modem-1", "+4915187654321", paging.NewPHI("1"), sent, now),
+		smsKey("modem-1", "+4915112345678", paging.NewPHI("1"), sent.Add(time.Second), now),
+	} {
+		if other == k {
+			t.Fatalf("two SMS with one key %s", k)
+		}
+	}
+	if k.Time() != uint64(sent.UnixMilli()) {
+		t.Fatalf("key time %d, want the service centre's %d", k.Time(), sent.UnixMilli())
+	}
+	if a, b := smsKey("m", "x", paging.NewPHI("1"), time.Time{}, now), smsKey("m", "x", paging.NewPHI("1"), time.Time{}, now); a == b {
+		t.Fatal("without a time stamp two SMS got one key")
+	}
+}
