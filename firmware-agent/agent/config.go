@@ -15,6 +15,7 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/serialport"
+	"pagebridge/firmware-agent/smspdu"
 	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
@@ -155,6 +156,15 @@ type DeviceConfig struct {
 	// PollInterval is how often signal and registration are read.
 	// Default 30s.
 	PollInterval Duration `toml:"poll_interval"`
+	// SMSLanguages lets GSM 7-bit use national tables ("turkish",
+	// "spanish", "portuguese") before it falls back to UCS-2: more
+	// characters per SMS where the recipients' phones know the tables.
+	SMSLanguages []string `toml:"sms_languages"`
+}
+
+// smsLanguages maps sms_languages to smspdu's identifiers.
+var smsLanguages = map[string]smspdu.Language{
+	"turkish": smspdu.LanguageTurkish, "spanish": smspdu.LanguageSpanish, "portuguese": smspdu.LanguagePortuguese,
 }
 
 // tapProfiles are the defaults known peers need.
@@ -317,8 +327,8 @@ func (c *Config) Validate() error {
 		}
 		tapKinds := d.Kind == KindTAPLine || d.Kind == KindPagingTerminal
 		switch {
-		case d.Kind != KindModem && (d.SIMPIN != "" || d.SMSC != "" || d.Pool != "" || d.SendInterval.Duration != 0 || d.PollInterval.Duration != 0):
-			return fmt.Errorf("%s: sim_pin, smsc, pool, send_interval and poll_interval are for modem devices", key)
+		case d.Kind != KindModem && (d.SIMPIN != "" || d.SMSC != "" || d.Pool != "" || d.SendInterval.Duration != 0 || d.PollInterval.Duration != 0 || len(d.SMSLanguages) > 0):
+			return fmt.Errorf("%s: sim_pin, smsc, pool, send_interval, poll_interval and sms_languages are for modem devices", key)
 		case d.Pool != "" && !agentapi.ValidID(d.Pool):
 			return fmt.Errorf("%s.pool: letters, digits, '.', '_' or '-', at most 63", key)
 		case d.SMSC != "" && !validE164(d.SMSC):
@@ -342,6 +352,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.max_text: 0 (no limit) or 20 to 4096", key)
 		case d.MaxPagesPerSession < 0 || d.MaxPagesPerSession > 10000:
 			return fmt.Errorf("%s.max_pages_per_session: 0 (no limit) to 10000", key)
+		}
+		for _, l := range d.SMSLanguages {
+			if _, ok := smsLanguages[l]; !ok {
+				return fmt.Errorf("%s.sms_languages: %q: turkish, spanish or portuguese", key, l)
+			}
 		}
 		if d.LongText != "" {
 			if _, err := tap.ParseFitMode(d.LongText); err != nil {

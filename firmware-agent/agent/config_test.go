@@ -48,6 +48,8 @@ func TestConfig(t *testing.T) {
 		{"allow on serial", "[[device]]\nid='t'\nkind='tap-line'\nport='/dev/x'\nallow=['10.1.0.0/16']\n", "only for listen"},
 		{"bypass_after", "[agent]\nbypass_after='10ms'\n", "bypass_after"},
 		{"modem pool", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nprofile='simcom-sim800'\npool='sms'\nsim_pin='1234'\nsmsc='+491710760000'\nsend_interval='2s'\npoll_interval='15s'\n", ""},
+		{"sms languages", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nsms_languages=['turkish','spanish']\n", ""},
+		{"sms language", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nsms_languages=['klingon']\n", "sms_languages"},
 		{"modem profile", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nprofile='ascom'\n", "unknown modem profile"},
 		{"pool is a device", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\npool='m2'\n[[device]]\nid='m2'\nkind='modem'\nport='/dev/y'\n", "also a device"},
 		{"smsc", "[[device]]\nid='m1'\nkind='modem'\nport='/dev/x'\nsmsc='0171'\n", "smsc"},

@@ -102,7 +102,7 @@ func newDevice(a *Agent, dc DeviceConfig) (*device, error) {
 		return d, nil
 	}
 	if dc.Kind == KindModem {
-		m, err := newModemState()
+		m, err := newModemState(dc)
 		if err != nil {
 			return nil, fmt.Errorf("device %s: %w", dc.ID, err)
 		}

@@ -128,8 +128,16 @@ type sentSMS struct {
 	at      time.Time
 }
 
-func newModemState() (*modemState, error) {
-	enc, err := smspdu.NewEncoder(smspdu.WithStatusReport(true))
+func newModemState(dc DeviceConfig) (*modemState, error) {
+	opts := []smspdu.Option{smspdu.WithStatusReport(true)}
+	if len(dc.SMSLanguages) > 0 {
+		var langs []smspdu.Language
+		for _, l := range dc.SMSLanguages {
+			langs = append(langs, smsLanguages[l])
+		}
+		opts = append(opts, smspdu.WithLanguages(langs...))
+	}
+	enc, err := smspdu.NewEncoder(opts...)
 	if err != nil {
 		return nil, err
 	}
