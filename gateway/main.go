@@ -57,7 +57,7 @@ commands:
                                 an API token for /api/v1 (printed once; daemon running)
   send    (-tap ADDR | -snpp ADDR) -pager ID [-pager ID …] TEXT
                                 a simulated sender: page over TAP (TCP) or SNPP, as nurse call or a switchboard does
-  bench   [-short] [-only ingest|bus|routing]
+  bench   [-short] [-only ingest|bus|routing|tap|sms]
                                 measure ingest, the bus round trip and routing against their targets
   version                       print the version
 
