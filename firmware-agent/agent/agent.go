@@ -65,6 +65,7 @@ type Agent struct {
 	jobsIn  chan link.Message
 	acksIn  chan link.Message
 	statusC chan struct{}
+	removeC chan struct{} // the gateway acknowledged items: delete them
 
 	rejected, received, duplicates atomic.Uint64
 	rejectLog                      *link.Throttle
@@ -100,6 +101,7 @@ func New(cfg Config, opts Options) (*Agent, error) {
 		jobsIn:  make(chan link.Message, 4096),
 		acksIn:  make(chan link.Message, 1024),
 		statusC: make(chan struct{}, 1),
+		removeC: make(chan struct{}, 1),
 		waiting: map[paging.ID]waiting{},
 	}
 	a.linkUp.set(false, opts.Clock.Now()) // until the first connect
@@ -453,11 +455,13 @@ func (a *Agent) receiveAcks(ctx context.Context) {
 	}
 }
 
-// removeAcked deletes acknowledged items from the spool every 50ms, in one
-// commit for all. After a crash in between they are published again; the
-// gateway, which has them, acknowledges them again.
+// removeAcked deletes acknowledged items from the spool once the gateway
+// acknowledges some, waiting 50ms for more so that one commit serves them
+// all; a quiet agent does not wake for it. After a crash in between they
+// are published again; the gateway, which has them, acknowledges them
+// again.
 func (a *Agent) removeAcked(ctx context.Context) {
-	link.Periodically(ctx, 50*time.Millisecond, a.removeNow)
+	link.OnSignal(ctx, a.removeC, 50*time.Millisecond, a.removeNow)
 }
 
 func (a *Agent) removeNow(ctx context.Context) {

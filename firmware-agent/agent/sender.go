@@ -101,9 +101,15 @@ func (s *sender) acked(ids []paging.ID) {
 			s.removable = append(s.removable, id)
 		}
 	}
-	empty := len(s.items) == 0
+	empty, removable := len(s.items) == 0, len(s.removable) > 0
 	s.mu.Unlock()
 	s.a.settled(ids)
+	if removable {
+		select {
+		case s.a.removeC <- struct{}{}:
+		default:
+		}
+	}
 	if empty {
 		s.a.poke() // the gateway has everything: say so
 	}
@@ -118,11 +124,15 @@ func (s *sender) takeRemovable() []paging.ID {
 	return ids
 }
 
-// requeueRemovable keeps ids for the next deletion.
+// requeueRemovable keeps ids for the next deletion, which it asks for.
 func (s *sender) requeueRemovable(ids []paging.ID) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.removable = append(s.removable, ids...)
+	s.mu.Unlock()
+	select {
+	case s.a.removeC <- struct{}{}:
+	default:
+	}
 }
 
 func (s *sender) len() int {

@@ -84,6 +84,7 @@ type Bridge struct {
 	wake    chan struct{}
 	reports chan link.Message // results and inbound pages
 	acks    chan link.Message
+	removeC chan struct{} // acks came: take their jobs out of the outbox
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 
@@ -145,6 +146,7 @@ func Start(opts Options) (*Bridge, error) {
 		wake:     make(chan struct{}, 1),
 		reports:  make(chan link.Message, 4096),
 		acks:     make(chan link.Message, 1024),
+		removeC:  make(chan struct{}, 1),
 		cancel:   cancel,
 		inflight: map[paging.ID]*flight{},
 		agents:   map[string]*agentState{},
@@ -655,16 +657,26 @@ func (b *Bridge) takeAcks(ctx context.Context) {
 			b.toRemove = append(b.toRemove, id)
 		}
 		b.mu.Unlock()
+		b.signalRemove()
 		m.Ack()
 	}
 }
 
-// removeAcked takes acknowledged jobs out of the outbox every 50ms, in one
-// commit for all. Until then the pump passes over them; after a crash in
+// signalRemove wakes removeAcked.
+func (b *Bridge) signalRemove() {
+	select {
+	case b.removeC <- struct{}{}:
+	default:
+	}
+}
+
+// removeAcked takes acknowledged jobs out of the outbox once acks come,
+// waiting 50ms for more so that one commit serves them all; a quiet bus
+// does not wake it. Until then the pump passes over them; after a crash in
 // between they are published again and the agent, which has them, acks
 // them again.
 func (b *Bridge) removeAcked(ctx context.Context) {
-	link.Periodically(ctx, 50*time.Millisecond, b.removeNow)
+	link.OnSignal(ctx, b.removeC, 50*time.Millisecond, b.removeNow)
 }
 
 func (b *Bridge) removeNow(ctx context.Context) {
@@ -682,6 +694,7 @@ func (b *Bridge) removeNow(ctx context.Context) {
 		b.mu.Lock()
 		b.toRemove = append(b.toRemove, ids...)
 		b.mu.Unlock()
+		b.signalRemove()
 		return
 	}
 	b.mu.Lock()
