@@ -289,8 +289,10 @@ func (l *Link) PublishAcks(topic string, keys []string, now time.Time) error {
 
 // OnSignal runs fn each time signal fires, after waiting linger for more
 // to gather (one run serves them all), until ctx ends; then once more with
-// a fresh context of its own (bounded by five seconds), as Periodically
-// does. Unlike a ticker it costs nothing while nothing happens.
+// a fresh context of its own (bounded by five seconds), so that a clean
+// stop leaves nothing of fn's work behind (the batched removal of what
+// the other side acknowledged). Unlike a ticker it costs nothing while
+// nothing happens.
 func OnSignal(ctx context.Context, signal <-chan struct{}, linger time.Duration, fn func(context.Context)) {
 	for {
 		select {
@@ -309,22 +311,3 @@ func OnSignal(ctx context.Context, signal <-chan struct{}, linger time.Duration,
 	}
 }
 
-// Periodically runs fn every interval until ctx ends, then once more with
-// a fresh context of its own (bounded by five seconds), so that a clean
-// stop leaves nothing of fn's work behind: the batched removal of what the
-// other side acknowledged.
-func Periodically(ctx context.Context, interval time.Duration, fn func(context.Context)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			fn(fctx)
-			cancel()
-			return
-		case <-t.C:
-			fn(ctx)
-		}
-	}
-}
