@@ -310,4 +310,3 @@ func OnSignal(ctx context.Context, signal <-chan struct{}, linger time.Duration,
 		fn(ctx)
 	}
 }
-
