@@ -363,8 +363,10 @@ func (d *device) committed(finished []storage.FinishedJob) {
 			items = append(items, f.Result)
 		}
 	}
+	// No status for this: results are the bulk of the traffic, and the
+	// status follows when the gateway has them all (sender.acked) and on
+	// its 15 s tick.
 	d.a.out.add(items)
-	d.a.poke()
 }
 
 // unstart hands jobs that never reached the device back to the queue and

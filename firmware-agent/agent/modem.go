@@ -471,7 +471,6 @@ func (d *device) passSMS(ctx context.Context, from string, text paging.PHI, sent
 		return false
 	}
 	d.a.out.add([]storage.SpoolItem{it})
-	d.a.poke()
 	return true
 }
 
@@ -547,7 +546,6 @@ func (d *device) takeReport(ctx context.Context, sr smspdu.StatusReport) bool {
 		return false
 	}
 	d.a.out.add([]storage.SpoolItem{it})
-	d.a.poke()
 	return true
 }
 
