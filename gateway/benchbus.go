@@ -19,6 +19,7 @@ import (
 	"pagebridge/gateway/agentbus"
 	"pagebridge/gateway/broker"
 	"pagebridge/gateway/paging"
+	"pagebridge/storage"
 )
 
 // targetBus is the job round trip target: job → agent → device → result,
@@ -47,27 +48,39 @@ type busBench struct {
 	verbose                   bool          // print the pipeline's counters as it runs
 }
 
+// benchGateway opens a fresh store in dataDir (keys created in keyDir,
+// commits lingering linger) and an embedded broker on a free loopback
+// port: the gateway's side of the bus benches.
+func benchGateway(dataDir, keyDir string, linger time.Duration, log *slog.Logger) (*storage.Store, *broker.Broker, error) {
+	sc := DefaultConfig().Storage
+	sc.DataDir = dataDir
+	sc.KeyFile = filepath.Join(keyDir, "kek")
+	sc.AuditKeyFile = filepath.Join(keyDir, "audit-hmac")
+	sc.CreateKeys = true
+	sc.CommitLinger.Duration = linger
+	if err := os.MkdirAll(sc.DataDir, 0o700); err != nil {
+		return nil, nil, err
+	}
+	store, err := openStore(sc, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	brk, err := broker.Start(broker.Options{Listen: "127.0.0.1:0", Logger: log})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	return store, brk, nil
+}
+
 func benchBus(ctx context.Context, dir string, o busBench, d time.Duration) (busResult, error) {
 	kind, devices, inFlight, window := o.kind, o.devices, o.inFlight, o.window
 	quiet := slog.New(slog.DiscardHandler)
-	sc := DefaultConfig().Storage
-	sc.DataDir = filepath.Join(dir, "bus-gw")
-	sc.KeyFile = filepath.Join(dir, "keys", "kek")
-	sc.AuditKeyFile = filepath.Join(dir, "keys", "audit-hmac")
-	sc.CreateKeys = true
-	sc.CommitLinger.Duration = o.linger
-	if err := os.MkdirAll(sc.DataDir, 0o700); err != nil {
-		return busResult{}, err
-	}
-	store, err := openStore(sc, quiet)
+	store, brk, err := benchGateway(filepath.Join(dir, "bus-gw"), filepath.Join(dir, "keys"), o.linger, quiet)
 	if err != nil {
 		return busResult{}, err
 	}
 	defer store.Close()
-	brk, err := broker.Start(broker.Options{Listen: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		return busResult{}, err
-	}
 	defer brk.Close()
 
 	var (

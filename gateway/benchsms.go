@@ -22,7 +22,6 @@ import (
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/gateway/agentbus"
-	"pagebridge/gateway/broker"
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/peertest"
 )
@@ -605,23 +604,11 @@ func benchSMSAgent(ctx context.Context, dir string, m, n int) (smsRun, error) {
 	}
 	defer mods.close()
 	quiet := slog.New(slog.DiscardHandler)
-	sc := DefaultConfig().Storage
-	sc.DataDir = filepath.Join(run, "gw")
-	sc.KeyFile = filepath.Join(run, "keys", "kek")
-	sc.AuditKeyFile = filepath.Join(run, "keys", "audit-hmac")
-	sc.CreateKeys = true
-	if err := os.MkdirAll(sc.DataDir, 0o700); err != nil {
-		return smsRun{}, err
-	}
-	store, err := openStore(sc, quiet)
+	store, brk, err := benchGateway(filepath.Join(run, "gw"), filepath.Join(run, "keys"), DefaultConfig().Storage.CommitLinger.Duration, quiet)
 	if err != nil {
 		return smsRun{}, err
 	}
 	defer store.Close()
-	brk, err := broker.Start(broker.Options{Listen: "127.0.0.1:0", Logger: quiet})
-	if err != nil {
-		return smsRun{}, err
-	}
 	defer brk.Close()
 	var (
 		finished sync.Map // job → true: a result sent again counts once
