@@ -35,7 +35,9 @@
 // Buckets: meta (schema version, audit head, prune anchor, audit key
 // check), keys (data keys, wrapped), messages, audit, people, roles,
 // groups, pagerids, accounts, timers and outbox, each of the last two with
-// a due-time index bucket, and jobresults. Schema changes are numbered
+// a due-time index bucket, jobresults, the threads' buckets (threads.go),
+// and web sign-in's account.security, sessions and sessions.user
+// (accounts.go). Schema changes are numbered
 // migrations run at Open, after a backup of the file as it was.
 //
 // A spool file has its own buckets and schema steps (see spool.go), and
