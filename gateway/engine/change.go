@@ -19,6 +19,9 @@ type change struct {
 	// or extends the page's thread. Acks and job results never do: an
 	// acknowledged page's thread, swept away later, must not come back.
 	step bool
+	// event is what Options.Observe hears of the change; zero: EventStep
+	// for a step, else EventUpdated.
+	event Event
 }
 
 func (e *Engine) newChange(r *Route, routed bool) *change {
@@ -83,7 +86,23 @@ func (e *Engine) commit(ctx context.Context, c *change) error {
 	if len(c.rc.Outbox) > 0 {
 		e.opts.Jobs.Committed(c.rc.Outbox...)
 	}
+	ev := c.event
+	switch {
+	case ev != "":
+	case c.step:
+		ev = EventStep
+	default:
+		ev = EventUpdated
+	}
+	e.observe(*c.r, ev)
 	return nil
+}
+
+// observe tells Options.Observe of a committed change.
+func (e *Engine) observe(r Route, ev Event) {
+	if e.opts.Observe != nil {
+		e.opts.Observe(r, ev)
+	}
 }
 
 // OutboxJobs builds jobs as the bus bridge does and leaves their

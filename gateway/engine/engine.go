@@ -16,7 +16,8 @@
 // # Caveats
 //
 //   - An app attempt is "sent" once the page is in the person's thread; a
-//     live session receiving it ("delivered") is the web app's to report.
+//     live session receiving it ("delivered") is the web app's to report
+//     ([Engine.AppDelivered]).
 //   - A job already handed to an agent is not recalled by an
 //     acknowledgement: the attempt is marked cancelled, and a page the
 //     terminal has already taken is not unsent.
@@ -55,6 +56,7 @@ const (
 	actionFallback  = "page.fallback"
 	actionDuplicate = "page.duplicate"
 	actionExpire    = "page.expire"
+	actionDeliver   = "page.deliver"
 )
 
 // Jobs turns a job for an agent's device into an outbox item the engine
@@ -112,8 +114,33 @@ type Options struct {
 	// (threads.PageThreadOf): each step opens it, or adds who the step
 	// reached on the app, in the step's own commit.
 	PageThread func(Route) (storage.NewThread, bool)
-	Logger     *slog.Logger
+	// Observe, if set, hears of every committed change to a route, after
+	// the commit, with what it was: the web app's live updates. It runs
+	// on the committing goroutine, with the page's lock held, so it must
+	// not block or call back into the engine.
+	Observe func(Route, Event)
+	Logger  *slog.Logger
 }
+
+// Event says what a committed change did to a route (Options.Observe).
+type Event string
+
+const (
+	// EventStep: the page was routed, or an escalation step or the
+	// fallback ran; its thread may have new members.
+	EventStep Event = "step"
+	// EventAcknowledged: someone acknowledged; pending steps stopped.
+	EventAcknowledged Event = "acknowledged"
+	// EventExpired: the page expired unacknowledged.
+	EventExpired Event = "expired"
+	// EventResult: an agent's job result moved an attempt.
+	EventResult Event = "result"
+	// EventDelivered: a live session of a recipient received the page
+	// on the app (AppDelivered).
+	EventDelivered Event = "delivered"
+	// EventUpdated: any other change (a duplicate recorded).
+	EventUpdated Event = "updated"
+)
 
 // Engine routes and escalates pages.
 type Engine struct {
@@ -634,6 +661,7 @@ func (e *Engine) expire(ctx context.Context, r *Route, t paging.Timer) error {
 	}
 	r.State = StateExpired
 	ch := e.newChange(r, false)
+	ch.event = EventExpired
 	ch.cancelTimer(r)
 	ch.rc.Cancel = append(ch.rc.Cancel, t.ID)
 	r.Expiry = paging.ID{}
@@ -688,6 +716,7 @@ func (e *Engine) Acknowledge(ctx context.Context, msg paging.ID, person string, 
 	r.State = StateAcknowledged
 	r.Acked = &Ack{Person: person, Channel: channel, At: now}
 	ch := e.newChange(&r, false)
+	ch.event = EventAcknowledged
 	ch.cancelTimer(&r)
 	if r.Expiry != (paging.ID{}) {
 		ch.rc.Cancel = append(ch.rc.Cancel, r.Expiry)
@@ -747,7 +776,47 @@ func (e *Engine) JobResult(ctx context.Context, job paging.ID, res *agentapi.Res
 	case to == paging.StateDelivered && (d.State == paging.StateQueued || d.State == paging.StateSent):
 		d.State, d.Updated = paging.StateDelivered, now
 	}
-	return e.st.ApplyRoute(ctx, storage.RouteChange{Message: msg, Route: &r})
+	if err := e.st.ApplyRoute(ctx, storage.RouteChange{Message: msg, Route: &r}); err != nil {
+		return err
+	}
+	e.observe(r, EventResult)
+	return nil
+}
+
+// AppDelivered records that a live session of person received the page on
+// the app (the web app's report, as a handset's delivery report is for an
+// SMS): their app attempt, and their delivery, go from sent to delivered.
+// Nothing else changes: the escalation goes on until someone
+// acknowledges. It reports whether anything changed; a page not sent to
+// person on the app, or already past sent, changes nothing.
+func (e *Engine) AppDelivered(ctx context.Context, msg paging.ID, person string) (bool, error) {
+	defer e.lock(msg)()
+	var r Route
+	if err := e.st.Route(ctx, msg, &r); err != nil {
+		return false, err
+	}
+	d := r.delivery(person)
+	if d == nil {
+		return false, nil
+	}
+	now := e.clock.Now()
+	moved := false
+	for j := range d.Attempts {
+		if a := &d.Attempts[j]; a.Channel == paging.ChannelApp && a.State == paging.StateSent {
+			a.Transition(paging.StateDelivered, now, "received by a live session")
+			moved = true
+		}
+	}
+	if !moved {
+		return false, nil
+	}
+	if d.State == paging.StateSent {
+		d.State, d.Updated = paging.StateDelivered, now
+	}
+	ch := e.newChange(&r, false)
+	ch.event = EventDelivered
+	ch.audit(&r, actionDeliver, fmt.Sprintf("app to %s: received by a live session", person))
+	return true, e.commit(ctx, ch)
 }
 
 // Routes calls fn with the routes of the newest pages first, up to limit.

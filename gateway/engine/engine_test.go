@@ -82,6 +82,8 @@ type hospital struct {
 	jobs  *jobs
 	eng   *engine.Engine
 	cfg   engine.Config
+	// observe, if set before open, is the engine's Options.Observe.
+	observe func(engine.Route, engine.Event)
 }
 
 var admin = paging.AuditEvent{Actor: "test-admin"}
@@ -99,7 +101,7 @@ func (h *hospital) open() {
 	h.st = h.env.Open(h.t, func(o *storage.Options) { o.Now = h.clock.Now })
 	eng, err := engine.New(engine.Options{Store: h.st, Jobs: h.jobs, Clock: h.clock, Config: h.cfg,
 		AgentOf:    func(dev string) (string, bool) { return "agent-1", dev != "" },
-		PageThread: threads.PageThreadOf})
+		PageThread: threads.PageThreadOf, Observe: h.observe})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -17,6 +17,9 @@
 //     (retention).
 //   - [PageThreadOf]: the thread a route calls for, for the engine to
 //     open in its own commit.
+//   - [Options.Observe] hears of every committed change ([Change]: a
+//     post, members added, a receipt or a read), with the members to
+//     tell and no PHI: the web app's live updates.
 //   - [ParseTemplate], [RenderText], [Render], [Escape]: message templates
 //     ("Patient in {patient_room}, please call {caller}"): every
 //     placeholder needs a value and every value a placeholder; errors

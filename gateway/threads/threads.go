@@ -87,6 +87,47 @@ type Options struct {
 	// Every access it grants is audited ("thread.access"). nil: members
 	// only.
 	Access func(ctx context.Context, as Caller, t storage.Thread, action Action) bool
+	// Observe, if set, hears of every change the service committed,
+	// after the commit: the web app's live updates. It runs on the
+	// caller's goroutine and must not block.
+	Observe func(Change)
+}
+
+// ChangeKind says what changed in a thread.
+type ChangeKind string
+
+const (
+	// ChangePost: a message was posted (Compose opened the thread with
+	// it, or Reply).
+	ChangePost ChangeKind = "post"
+	// ChangeMembers: colleagues were added.
+	ChangeMembers ChangeKind = "members"
+	// ChangeReceipt: a member's receipt moved (Receipt), or a member read
+	// the thread (Read: their unread count and read receipts).
+	ChangeReceipt ChangeKind = "receipt"
+)
+
+// Change is what Options.Observe hears. It holds no PHI.
+type Change struct {
+	Kind   ChangeKind
+	Thread paging.ID
+	// Members are the thread's members after the change: who to tell.
+	Members []string
+	// Message is the message posted or receipted; zero for others.
+	Message paging.ID
+	// By is the person who made the change.
+	By string
+}
+
+func (s *Service) observe(kind ChangeKind, t storage.Thread, msg paging.ID, by string) {
+	if s.opts.Observe == nil {
+		return
+	}
+	members := make([]string, len(t.Members))
+	for i, m := range t.Members {
+		members[i] = m.Person
+	}
+	s.opts.Observe(Change{Kind: kind, Thread: t.ID, Members: members, Message: msg, By: by})
 }
 
 // Service is the messaging side of routing: threads of pages and of
@@ -265,6 +306,7 @@ func (s *Service) Compose(ctx context.Context, as Caller, d Draft) (Composed, er
 	if err != nil {
 		return Composed{}, fmt.Errorf("compose: %w", err)
 	}
+	s.observe(ChangePost, out.Thread, out.Message, as.Person)
 	return out, nil
 }
 
@@ -306,7 +348,8 @@ func cut(s string, n int) string {
 // Reply posts a message to a thread as a member (or as someone the
 // access hook lets post) and returns its ID.
 func (s *Service) Reply(ctx context.Context, as Caller, thread paging.ID, c Content) (paging.ID, error) {
-	if _, _, err := s.thread(ctx, as, thread, ActionPost); err != nil {
+	t, _, err := s.thread(ctx, as, thread, ActionPost)
+	if err != nil {
 		return paging.ID{}, fmt.Errorf("reply: %w", err)
 	}
 	text, tpl, err := s.text(ctx, c)
@@ -317,6 +360,7 @@ func (s *Service) Reply(ctx context.Context, as Caller, thread paging.ID, c Cont
 	if err != nil {
 		return paging.ID{}, fmt.Errorf("reply: %w", err)
 	}
+	s.observe(ChangePost, t, id, as.Person)
 	return id, nil
 }
 
@@ -337,6 +381,11 @@ func (s *Service) AddColleague(ctx context.Context, as Caller, thread paging.ID,
 	added, err := s.st.AddMembers(ctx, thread, add, as.audit())
 	if err != nil {
 		return nil, fmt.Errorf("add colleague: %w", err)
+	}
+	if len(added) > 0 && s.opts.Observe != nil {
+		if t, err := s.st.Thread(ctx, thread); err == nil {
+			s.observe(ChangeMembers, t, paging.ID{}, as.Person)
+		}
 	}
 	return added, nil
 }
@@ -359,6 +408,9 @@ func (s *Service) Read(ctx context.Context, as Caller, thread paging.ID, channel
 	if err != nil {
 		return nil, fmt.Errorf("read: %w", forbidden(err))
 	}
+	if member {
+		s.observe(ChangeReceipt, v.Thread, paging.ID{}, as.Person)
+	}
 	return v, nil
 }
 
@@ -372,6 +424,11 @@ func (s *Service) Receipt(ctx context.Context, as Caller, thread, message paging
 	err := s.st.MarkReceipt(ctx, thread, message, as.Person, state, channel, s.clock.Now(), as.audit())
 	if err != nil {
 		return fmt.Errorf("receipt: %w", forbidden(err))
+	}
+	if s.opts.Observe != nil {
+		if t, err := s.st.Thread(ctx, thread); err == nil {
+			s.observe(ChangeReceipt, t, message, as.Person)
+		}
 	}
 	return nil
 }
