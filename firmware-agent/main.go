@@ -15,8 +15,10 @@ import (
 	"syscall"
 
 	"pagebridge/firmware-agent/agent"
+	"pagebridge/internal/sdnotify"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 const (
@@ -35,6 +37,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	check := fs.Bool("check", false, "validate the configuration and exit")
 	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "version" {
+		*showVersion = true
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "pagebridge-agent: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
 		return exitUsage
 	}
 	if *showVersion {
@@ -58,7 +67,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Error("start", "err", err)
 		return exitFailure
 	}
-	if err := a.Run(ctx); err != nil {
+	// Ready once the spool is open and the devices are set up: the agent
+	// serves its lines with or without the bus. The watchdog is fed while
+	// the spool answers a read.
+	stopNotify := sdnotify.Start(ctx, log, fmt.Sprintf("agent %s, %d devices", cfg.Agent.ID, len(cfg.Devices)),
+		func(ctx context.Context) error { _, err := a.Spool().Stats(ctx); return err })
+	err = a.Run(ctx)
+	stopNotify()
+	if err != nil {
 		log.Error("stopped", "err", err)
 		return exitFailure
 	}

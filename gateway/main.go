@@ -18,6 +18,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"pagebridge/internal/sdnotify"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -179,7 +181,10 @@ func serve(ctx context.Context, cfg Config, stdout, stderr io.Writer, ready func
 			return exitFailure
 		}
 	}
+	stopNotify := sdnotify.Start(ctx, log, "serving https "+m.httpLn.Addr().String(),
+		healthProbe(m.httpLn.Addr(), &m.httpSrv.TLSConfig.Certificates[0]))
 	runErr := m.Run(ctx)
+	stopNotify()
 	if err := m.Close(); err != nil {
 		log.Error("close", "err", err)
 		if runErr == nil {
