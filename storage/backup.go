@@ -150,7 +150,8 @@ func checkFile(tx *bolt.Tx, keys *Keyring) error {
 // "<dbPath>.pre-restore-<UTC time>" (a hard link, so dbPath never goes
 // missing) and the copy is renamed over dbPath. aside is that kept file's
 // path, or "" if there was no database. An older schema is migrated by the
-// next Open, which backs it up first.
+// next Open, which backs it up first. The restored file takes the owner
+// and group of the database it replaces, or of its directory.
 func Restore(backupPath, dbPath string, keys *Keyring) (aside string, err error) {
 	if keys == nil {
 		return "", fmt.Errorf("restore: %w: no keyring", ErrOptions)
@@ -191,6 +192,15 @@ func Restore(backupPath, dbPath string, keys *Keyring) (aside string, err error)
 		}
 	}()
 	if err := tmp.Chmod(0o600); err != nil {
+		return "", fmt.Errorf("restore: %w", err)
+	}
+	// Root restores for the service user: the database keeps its owner (or
+	// takes the data dir's, if there was none).
+	like := dbPath
+	if _, err := os.Stat(dbPath); err != nil {
+		like = dir
+	}
+	if err := ownLike(tmp, like); err != nil {
 		return "", fmt.Errorf("restore: %w", err)
 	}
 	if err := src.View(func(tx *bolt.Tx) error { _, err := tx.WriteTo(tmp); return err }); err != nil {

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 )
 
 // writeFileAtomic writes a file so that a crash leaves either the old
@@ -16,6 +18,9 @@ import (
 // With overwrite false it fails with an error wrapping fs.ErrExist if path
 // exists, atomically: the final step is a hard link, which refuses to
 // replace.
+//
+// With overwrite true the new file keeps the owner and group of the one it
+// replaces (ownLike).
 func writeFileAtomic(path string, perm os.FileMode, overwrite bool, write func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
@@ -31,6 +36,11 @@ func writeFileAtomic(path string, perm os.FileMode, overwrite bool, write func(i
 	}()
 	if err := f.Chmod(perm); err != nil {
 		return err
+	}
+	if overwrite {
+		if err := ownLike(f, path); err != nil {
+			return err
+		}
 	}
 	if err := write(f); err != nil {
 		return err
@@ -54,6 +64,34 @@ func writeFileAtomic(path string, perm os.FileMode, overwrite bool, write func(i
 		}
 	}
 	return syncDir(dir)
+}
+
+// ownLike gives f the owner and group of the file at like, if like exists
+// and they differ: a key file or database that root replaces (keys rotate,
+// restore, with the daemon stopped) keeps the service's owner and group, so
+// the daemon can still open it. Only root may change them; anyone else gets
+// the error rather than a file its daemon cannot read.
+func ownLike(f *os.File, like string) error {
+	want, err := os.Stat(like)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	have, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	w, ok1 := want.Sys().(*syscall.Stat_t)
+	h, ok2 := have.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 || (w.Uid == h.Uid && w.Gid == h.Gid) {
+		return nil
+	}
+	if err := f.Chown(int(w.Uid), int(w.Gid)); err != nil {
+		return fmt.Errorf("keep the owner of %s: %w", like, err)
+	}
+	return nil
 }
 
 // syncDir makes a rename or link in dir durable.
