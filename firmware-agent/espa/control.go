@@ -35,9 +35,13 @@ type ControlConfig struct {
 	// Dialect is the line's flavour of ESPA.
 	Dialect Dialect
 	// ResponseTimeout: how long we wait for an answer to a poll, a select
-	// or a block, and for the next block of an outstation sending to us.
-	// Default 3s.
+	// or a block. Default 3s.
 	ResponseTimeout time.Duration
+	// IdleTimeout: how long an outstation that selected us may stay
+	// silent before its next block or EOT; then we take the line back.
+	// It must be longer than the outstation's own timeout for our answer,
+	// after which it sends a block again. Default 20s.
+	IdleTimeout time.Duration
 	// MaxRetries: how often a select or a block is sent again after no
 	// answer, and a block after NAK. Default 3.
 	MaxRetries int
@@ -55,6 +59,9 @@ func (c ControlConfig) withDefaults() ControlConfig {
 		c.Outstation = DefaultAddress
 	}
 	lineDefaults(&c.ResponseTimeout, &c.MaxRetries, &c.Now, &c.Log)
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
 	return c
 }
 
@@ -147,8 +154,9 @@ func (s *ControlStation) end(err error) error {
 // (the same bytes as the block before) is answered ACK and not handed on
 // again. n is the number of blocks handed on and acknowledged.
 //
-// Silence (ResponseTimeout) ends the poll: we take the line back with EOT
-// and return ErrTimeout, wrapped, with what was taken so far.
+// Silence ends the poll (ResponseTimeout for the answer to the poll,
+// IdleTimeout once the outstation selected us): we take the line back
+// with EOT and return ErrTimeout, wrapped, with what was taken so far.
 func (s *ControlStation) Poll(ctx context.Context, handle func(Block) error) (n int, err error) {
 	s.c.discard()
 	if err := s.c.write(EOT, s.cfg.Outstation, ENQ); err != nil {
@@ -157,7 +165,11 @@ func (s *ControlStation) Poll(ctx context.Context, handle func(Block) error) (n 
 	var last []byte // the last block taken in this turn
 	selected := false
 	for {
-		t, err := s.c.next(ctx, s.cfg.Now().Add(s.cfg.ResponseTimeout), s.cfg.ResponseTimeout)
+		wait := s.cfg.ResponseTimeout
+		if selected {
+			wait = s.cfg.IdleTimeout
+		}
+		t, err := s.c.next(ctx, s.cfg.Now().Add(wait), wait)
 		switch {
 		case errors.Is(err, ErrTimeout):
 			return n, s.end(fmt.Errorf("%w: poll of %q", ErrTimeout, rune(s.cfg.Outstation)))
