@@ -1,14 +1,57 @@
 // Package ui is the gateway's HTTP face: the gin router with its security
-// headers, the health and readiness probes, the metrics endpoint and the
-// pages people see. Templates and static files are embedded, so the
-// appliance serves everything itself, with no CDN and no build step.
+// headers, the health and readiness probes, the metrics endpoint, the
+// status page, and the staff web app under /app/ (sign-in, the live inbox
+// and threads). Templates and static files are embedded, so the appliance
+// serves everything itself, with no CDN and no build step.
 //
 // Protocol endpoints (WCTP, the JSON API) are mounted by the gateway onto
 // the router this package builds; they are plain http.Handlers.
 //
+// Main types and functions:
+//
+//   - [New]: the router; [Options.Web] mounts the web app.
+//   - [NewWeb], [Web]: the web app over two ports the gateway implements,
+//     [Accounts] (accounts and sessions) and [Messaging] (inbox, threads,
+//     acknowledgements, receipts); ui imports neither the store nor the
+//     engine. [Web.Run] runs its WebSocket hub; [Web.ThreadChanged] is
+//     what the gateway's observers call when a thread or a page's route
+//     changed.
+//   - [NewAuth], [Auth]: sign-in (argon2id password, TOTP second factor
+//     with enrolment by QR code), per-address and per-account rate
+//     limits, lockout, idle timeout and lifetime of sessions, sign out,
+//     sign out everywhere, an administrator's revocation; [Policy].
+//
+// # Security
+//
+//   - A strict Content-Security-Policy ([ContentSecurityPolicy]): every
+//     script and style a file under static/, no inline script, style
+//     attribute or handler, no data: images (the QR code is a PNG served
+//     from here).
+//   - Session cookies are __Host-, Secure, HttpOnly, SameSite=Strict; the
+//     store keeps a session's token only as its SHA-256.
+//   - Every state-changing request carries the session's CSRF token (form
+//     field or X-CSRF-Token header, compared in constant time) and must
+//     come from this origin; the sign-in form has its own double-submit
+//     token. The WebSocket checks Origin against Host.
+//   - Message text is always inert: html/template escapes it in pages,
+//     app.js sets it with textContent only.
+//   - Live frames carry no PHI (an inbox entry's label is staff data); a
+//     page that shows a thread fetches its messages with an audited read.
+//
 // # Caveats
 //
-//   - Pages are html/template only: message text is always rendered inert.
-//   - The Content-Security-Policy forbids inline script; every script is a
-//     file under static/.
+//   - The idle timeout is exact to 15 s (a request writes the session's
+//     last-seen time only when it is older) plus the sweep of open pages
+//     (15 s).
+//   - The rate limits live in memory: a restart forgets them (the
+//     lockout, which is stored, does not).
+//   - An open page reports user activity at most once a minute; a page
+//     left open without anyone touching it is signed out at the idle
+//     timeout, as it should be.
+//   - A "delivered" receipt is recorded when the page's socket says it got
+//     the message's event, or when the member opens the thread; a message
+//     shown only by an inbox reload after a dropped socket counts when it
+//     is opened.
+//   - Admin pages beyond sessions, the dispatcher console, the profile and
+//     the PWA shell are not here yet.
 package ui

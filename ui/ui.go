@@ -33,6 +33,8 @@ type Options struct {
 	// Status returns the facts shown on the status page.
 	Status  func(ctx context.Context) Status
 	Version string
+	// Web, if set, is the staff web app, mounted under /app/.
+	Web *Web
 }
 
 // Status is what the front page shows. None of it is PHI.
@@ -100,6 +102,9 @@ func New(opts Options) *gin.Engine {
 		st.Ready = len(st.ReadyDetail) == 0
 		c.HTML(http.StatusOK, "status.html", st)
 	})
+	if opts.Web != nil {
+		opts.Web.Register(r)
+	}
 	return r
 }
 
@@ -112,6 +117,14 @@ func ready(ctx context.Context, checks []Check) []string {
 	}
 	return failed
 }
+
+// ContentSecurityPolicy is every response's CSP: scripts, styles, images
+// and connections (the WebSocket included: CSP 3 lets 'self' match wss:
+// on the same host) from this origin only; no inline script or style, no
+// plugins, no framing, no <base>, forms post only here. Images are 'self'
+// only, without data: (the enrolment QR code is a PNG served from here).
+const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // securityHeaders sets what every response carries: a strict CSP with no
 // inline script, no framing, no sniffing, HSTS, and no caching of anything
@@ -130,7 +143,7 @@ var securityHeaderValues = func() []struct {
 	value []string
 } {
 	pairs := [][2]string{
-		{"Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"},
+		{"Content-Security-Policy", ContentSecurityPolicy},
 		{"X-Content-Type-Options", "nosniff"},
 		{"X-Frame-Options", "DENY"},
 		{"Referrer-Policy", "no-referrer"},
