@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"pagebridge/firmware-agent/agent"
+	"pagebridge/internal/conf"
 	"pagebridge/internal/sdnotify/notifytest"
 )
 
@@ -70,5 +73,62 @@ func TestVersionCommand(t *testing.T) {
 	var out, errb strings.Builder
 	if code := run([]string{"serve"}, &out, &errb); code != exitUsage {
 		t.Errorf("unknown argument: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// The agent.toml the package installs is -defaults: as shipped and with
+// every key uncommented it loads as the agent's defaults.
+func TestDefaultsFile(t *testing.T) {
+	var out, errb strings.Builder
+	if code := run([]string{"-defaults"}, &out, &errb); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for name, text := range map[string]string{"shipped": out.String(), "uncommented": conf.Uncomment(out.String())} {
+		p := filepath.Join(t.TempDir(), name+".toml")
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := agent.LoadConfig(p)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, text)
+		}
+		if !reflect.DeepEqual(cfg, agent.DefaultConfig()) {
+			t.Errorf("%s file loads as %+v, want %+v", name, cfg, agent.DefaultConfig())
+		}
+	}
+	if !strings.Contains(out.String(), "\n[agent]\n# id = \"agent-1\"\n") {
+		t.Errorf("defaults:\n%s", out.String())
+	}
+}
+
+func TestCreateKey(t *testing.T) {
+	root := t.TempDir()
+	key := filepath.Join(root, "keys", "agent-kek")
+	cfgPath := filepath.Join(root, "agent.toml")
+	cfg := fmt.Sprintf("[agent]\ndata_dir = %q\nkey_file = %q\n", filepath.Join(root, "data"), key)
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	if code := run([]string{"-config", cfgPath, "-create-key"}, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "created spool key "+key) {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errb.String())
+	}
+	first, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o640 {
+		t.Errorf("key mode %v", fi.Mode().Perm())
+	}
+	out.Reset()
+	if code := run([]string{"-config", cfgPath, "-create-key"}, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "kept spool key") {
+		t.Fatalf("second run: exit %d: %s %s", code, out.String(), errb.String())
+	}
+	if again, _ := os.ReadFile(key); string(again) != string(first) {
+		t.Error("the key was replaced")
+	}
+	// The daemon now starts with create_key = false (the default) on it.
+	if code := run([]string{"-config", cfgPath, "-check"}, &out, &errb); code != exitOK {
+		t.Fatalf("check: exit %d %s", code, errb.String())
 	}
 }

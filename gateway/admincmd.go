@@ -72,11 +72,29 @@ func dbPath(cfg Config) string { return filepath.Join(cfg.Storage.DataDir, dbFil
 func offline(err error) bool { return errors.Is(err, admin.ErrNotRunning) }
 
 func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("backup", " FILE", 1, args, stderr)
+	var keep int
+	cfg, rest, code := adminFlags("backup", " [-keep N] FILE|DIR/", 1, args, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&keep, "keep", 0, "with a directory: keep only the newest N backups in it (0: keep all)")
+	})
 	if code >= 0 {
 		return code
 	}
-	dest := rest[0]
+	dest, dir := rest[0], ""
+	switch {
+	case keep < 0:
+		fmt.Fprintln(stderr, "pagebridge backup: -keep must be 0 (keep all) or more")
+		return exitUsage
+	case isBackupDir(dest):
+		dir = dest
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			fmt.Fprintln(stderr, "pagebridge backup:", err)
+			return exitFailure
+		}
+		dest = filepath.Join(dir, backupName(time.Now()))
+	case keep > 0:
+		fmt.Fprintln(stderr, "pagebridge backup: -keep needs a directory (DIR/) to rotate in")
+		return exitUsage
+	}
 	var n int64
 	err := conf.WriteAtomic(dest, 0o600, func(w io.Writer) error {
 		var err error
@@ -92,13 +110,32 @@ func cmdBackup(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	fmt.Fprintf(stdout, "backup written: %s (%d bytes). PHI in it is sealed: keep the key files (%s, %s) apart from it.\n",
 		dest, n, cfg.Storage.KeyFile, cfg.Storage.AuditKeyFile)
+	if keep > 0 {
+		removed, err := pruneBackups(dir, keep)
+		for _, p := range removed {
+			fmt.Fprintln(stdout, "removed old backup", p)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "pagebridge backup: rotate:", err)
+			return exitFailure
+		}
+	}
 	return exitOK
 }
 
 func cmdRestore(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, rest, code := adminFlags("restore", " FILE", 1, args, stderr)
+	cfg, rest, code := adminFlags("restore", " FILE|DIR", 1, args, stderr)
 	if code >= 0 {
 		return code
+	}
+	if isBackupDir(rest[0]) {
+		newest, err := newestBackup(rest[0])
+		if err != nil {
+			fmt.Fprintln(stderr, "pagebridge restore:", err)
+			return exitFailure
+		}
+		fmt.Fprintln(stdout, "newest backup in", rest[0]+":", newest)
+		rest[0] = newest
 	}
 	if _, err := admin.Call(ctx, cfg.Admin.Socket, admin.OpStatus); !offline(err) {
 		fmt.Fprintln(stderr, "pagebridge restore: the daemon is running; stop it first (systemctl stop pagebridge)")

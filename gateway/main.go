@@ -41,10 +41,15 @@ commands:
   serve   -config FILE          run the gateway daemon
   demo    [-data DIR] [-listen ADDR]
                                 run the whole appliance on embedded defaults
-  backup  [-config FILE | -data DIR] FILE
-                                write a consistent copy of the store to FILE
-  restore [-config FILE | -data DIR] FILE
-                                replace the store with a backup (daemon stopped)
+  setup   [-config FILE]        create the key files and the self-signed TLS certificate
+                                if missing (the package runs it on first install)
+  defaults                      print the default configuration, every key commented out
+  backup  [-config FILE | -data DIR] [-keep N] FILE | DIR/
+                                write a consistent copy of the store to FILE, or to
+                                DIR/pagebridge-<UTC time>.db keeping the newest N there
+  restore [-config FILE | -data DIR] FILE | DIR
+                                replace the store with a backup, or the newest in DIR
+                                (daemon stopped)
   audit verify [-config FILE | -data DIR]
                                 check the audit chain; exit 3 names the first bad entry
   keys rotate  [-config FILE | -data DIR]
@@ -104,6 +109,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "setup":
+		return cmdSetup(ctx, rest, stdout, stderr)
+	case "defaults":
+		return cmdDefaults(rest, stdout, stderr)
 	case "backup":
 		return cmdBackup(ctx, rest, stdout, stderr)
 	case "restore":

@@ -25,11 +25,13 @@ import (
 func tlsConfig(sc ServerConfig, dataDir string) (*tls.Config, string, error) {
 	certFile, keyFile, source := sc.TLSCert, sc.TLSKey, "configured"
 	if certFile == "" {
-		certFile, keyFile, source = filepath.Join(dataDir, "tls-cert.pem"), filepath.Join(dataDir, "tls-key.pem"), "self-signed"
-		if _, err := os.Stat(certFile); errors.Is(err, fs.ErrNotExist) {
-			if err := generateSelfSigned(certFile, keyFile, sc.Hostnames); err != nil {
-				return nil, "", fmt.Errorf("generate self-signed certificate: %w", err)
-			}
+		var created bool
+		var err error
+		if certFile, keyFile, created, err = ensureSelfSigned(sc, dataDir); err != nil {
+			return nil, "", err
+		}
+		source = "self-signed"
+		if created {
 			source = "self-signed, generated"
 		}
 	}
@@ -41,6 +43,19 @@ func tlsConfig(sc ServerConfig, dataDir string) (*tls.Config, string, error) {
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{cert},
 	}, source + " " + certFile, nil
+}
+
+// ensureSelfSigned returns the self-signed certificate's and key's paths in
+// the data dir, generating them if the certificate is missing.
+func ensureSelfSigned(sc ServerConfig, dataDir string) (certFile, keyFile string, created bool, err error) {
+	certFile, keyFile = filepath.Join(dataDir, "tls-cert.pem"), filepath.Join(dataDir, "tls-key.pem")
+	if _, err := os.Stat(certFile); !errors.Is(err, fs.ErrNotExist) {
+		return certFile, keyFile, false, err
+	}
+	if err := generateSelfSigned(certFile, keyFile, sc.Hostnames); err != nil {
+		return "", "", false, fmt.Errorf("generate self-signed certificate: %w", err)
+	}
+	return certFile, keyFile, true, nil
 }
 
 // generateSelfSigned writes a P-256 certificate valid ten years for
