@@ -139,6 +139,18 @@ type DeviceConfig struct {
 	// session, after which the agent logs on again (0: none).
 	MaxPagesPerSession int `toml:"max_pages_per_session"`
 
+	// For espa-line devices (a nurse call system or PBX is the ESPA 4.4.4
+	// control station, we are its paging system; priority, priority_rule
+	// and idle_timeout apply too):
+
+	// ESPADialect is "standard" (the default) or "ascom" (the
+	// Ascom/Ericsson records 9, A, C and D).
+	ESPADialect string `toml:"espa_dialect"`
+	// ESPAAddress is our station address, "0" to "9" (default "2");
+	// ESPAControl the control station's (default "1").
+	ESPAAddress string `toml:"espa_address"`
+	ESPAControl string `toml:"espa_control"`
+
 	// For modem devices:
 
 	// SIMPIN unlocks the SIM when it asks for its PIN.
@@ -315,8 +327,13 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.priority: normal, high or critical", key)
 		case d.Bypass != "" && d.Bypass != "on" && d.Bypass != "off":
 			return fmt.Errorf("%s.bypass: on or off", key)
-		case (len(d.PriorityRules) > 0 || d.Priority != paging.PriorityNormal || d.Bypass != "") && d.Kind != KindTAPLine:
-			return fmt.Errorf("%s: priority, priority_rule and bypass are for tap-line devices", key)
+		case (len(d.PriorityRules) > 0 || d.Priority != paging.PriorityNormal) && d.Kind != KindTAPLine && d.Kind != KindESPALine:
+			return fmt.Errorf("%s: priority and priority_rule are for tap-line and espa-line devices", key)
+		case d.Bypass != "" && d.Kind != KindTAPLine:
+			return fmt.Errorf("%s: bypass is for tap-line devices", key)
+		}
+		if _, err := d.espaConfig(); err != nil {
+			return fmt.Errorf("%s: %v", key, err)
 		}
 		if d.Kind == KindModem {
 			if _, ok := modemProfiles[d.Profile]; !ok {
@@ -342,8 +359,8 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s: profile, no_checksum and bare_lf are for tap-line and paging-terminal devices", key)
 		case d.Kind != KindPagingTerminal && (d.NoLogon || d.ReplyWait.Duration != 0 || d.MaxText != 0 || d.LongText != "" || d.MaxPagesPerSession != 0):
 			return fmt.Errorf("%s: no_logon, reply_wait, max_text, long_text and max_pages_per_session are for paging-terminal devices", key)
-		case d.Kind != KindTAPLine && d.IdleTimeout.Duration != 0:
-			return fmt.Errorf("%s.idle_timeout: for tap-line devices", key)
+		case d.Kind != KindTAPLine && d.Kind != KindESPALine && d.IdleTimeout.Duration != 0:
+			return fmt.Errorf("%s.idle_timeout: for tap-line and espa-line devices", key)
 		case d.IdleTimeout.Duration < 0 || d.IdleTimeout.Duration > time.Hour:
 			return fmt.Errorf("%s.idle_timeout: 0 (default 20s) to 1h", key)
 		case d.ReplyWait.Duration < 0 || d.ReplyWait.Duration > 5*time.Minute:
@@ -375,11 +392,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.allow: only for listen:// lines", key)
 		}
 		switch d.Kind {
-		case KindModem, KindPagingTerminal, KindTAPLine, KindLoopback:
-		case KindESPALine:
-			return fmt.Errorf("%s.kind: espa-line is not supported by this version of the agent", key)
+		case KindModem, KindPagingTerminal, KindTAPLine, KindESPALine, KindLoopback:
 		default:
-			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, loopback)", key, d.Kind)
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line, loopback)", key, d.Kind)
 		}
 		seen[d.ID] = true
 		if d.MaxInFlight == 0 {

@@ -48,6 +48,7 @@ var actions = map[string][]string{
 	KindLoopback:       {ActionTAPPage},
 	KindModem:          {ActionSMSSend},
 	KindModemPool:      {ActionSMSSend},
+	KindESPALine:       {ActionESPAStatus},
 }
 
 // refusal says why d will not take j, or "" if it will.
@@ -183,6 +184,10 @@ func (d *device) run(ctx context.Context) {
 			return outcome{Outcome: agentapi.OutcomeSent, Code: "loopback", Note: "loopback device: not transmitted"}
 		})
 		d.setState(agentapi.DeviceAbsent, nil)
+		return
+	}
+	if d.cfg.Kind == KindESPALine {
+		d.runESPA(ctx)
 		return
 	}
 	var s serialport.Session

@@ -27,28 +27,54 @@ func (d *device) serveTAP(ctx context.Context, rw io.ReadWriter) error {
 	})
 }
 
-// acceptPage makes a page received on the line durable in the spool and
-// schedules it for the gateway. An ID the gateway's directory does not
-// know is refused (511); the page's tier is the line's default raised by
-// the ID's own and by the line's keyword rules. While the gateway has been
-// unreachable for BypassAfter, a page for pager-stage and both-stage IDs
-// also goes straight to their paging terminal, in the same commit.
+// acceptPage makes a page received on a TAP line durable (acceptInbound)
+// and answers the sender: 211 once stored, 511 for an ID the gateway's
+// directory does not know, "try later" when the spool could not take it.
 func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
+	switch d.acceptInbound(ctx, paging.ProtocolTAP, p.ID, p.Text, d.cfg.Priority) {
+	case inboundTaken:
+		return tap.Accepted()
+	case inboundUnknownID:
+		return tap.Rejected(tap.CodeUnknownID, "Unknown pager ID")
+	case inboundMalformed:
+		return tap.Rejected(tap.CodeFormat, "Message format error")
+	}
+	return tap.Resend(tap.CodeTryLater, "Try later")
+}
+
+// What acceptInbound did with a page.
+type inboundVerdict int
+
+const (
+	inboundTaken     inboundVerdict = iota // durable in the spool (or bypassed in the same commit)
+	inboundUnknownID                       // refused: the directory does not know the ID
+	inboundMalformed                       // refused: the page cannot be encoded
+	inboundNotStored                       // the spool could not take it: the sender should try later
+)
+
+// acceptInbound makes a page received on one of the agent's lines durable
+// in the spool and schedules it for the gateway. An ID the gateway's
+// directory does not know is refused; the page's tier is base (the line's
+// default, or what the protocol said) raised by the ID's own and by the
+// line's keyword rules. While the gateway has been unreachable for
+// BypassAfter, a page on a TAP line for pager-stage and both-stage IDs
+// also goes straight to their paging terminal, in the same commit.
+func (d *device) acceptInbound(ctx context.Context, proto paging.Protocol, id string, text paging.PHI, base paging.Priority) inboundVerdict {
 	now := d.a.clock.Now()
-	prio := d.cfg.Priority
+	prio := base
 	if dir := d.a.directory(); dir != nil {
-		e, ok := dir.Lookup(p.ID)
+		e, ok := dir.Lookup(id)
 		if !ok {
 			d.failed.Add(1)
-			d.a.log.Info("TAP page for an unknown pager ID refused (511)", "device", d.cfg.ID, "pager_id", p.ID)
-			return tap.Rejected(tap.CodeUnknownID, "Unknown pager ID")
+			d.a.log.Info("page for an unknown pager ID refused", "device", d.cfg.ID, "protocol", proto, "pager_id", id)
+			return inboundUnknownID
 		}
 		prio = max(prio, e.Priority)
 	}
-	prio = paging.RaisePriority(d.cfg.PriorityRules, p.Text, prio)
+	prio = paging.RaisePriority(d.cfg.PriorityRules, text, prio)
 	key := paging.NewID(now)
-	in := agentapi.Inbound{Line: d.cfg.ID, Protocol: paging.ProtocolTAP, PagerID: p.ID,
-		Priority: prio, Text: agentapi.TextOf(p.Text), Received: now}
+	in := agentapi.Inbound{Line: d.cfg.ID, Protocol: proto, PagerID: id,
+		Priority: prio, Text: agentapi.TextOf(text), Received: now}
 	w := waiting{dev: d, in: in}
 	if d.cfg.bypass() && d.a.gatewayAway(now) {
 		switch ok, err := d.a.bypass(ctx, key, w); {
@@ -57,13 +83,13 @@ func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
 		case ok:
 			d.done.Add(1)
 			d.a.poke()
-			return tap.Accepted()
+			return inboundTaken
 		}
 	}
 	payload, err := agentapi.Encode(key, now, &in)
 	if err != nil {
 		d.failed.Add(1)
-		return tap.Rejected(tap.CodeFormat, "Message format error")
+		return inboundMalformed
 	}
 	it := storage.SpoolItem{Key: key, Kind: agentapi.KindInbound, Priority: in.Priority,
 		Payload: paging.NewPHI(string(payload)), Created: now}
@@ -76,16 +102,16 @@ func (d *device) acceptPage(ctx context.Context, p tap.Page) tap.Reply {
 		d.a.wait(key, w)
 	}
 	d.a.poke()
-	return tap.Accepted()
+	return inboundTaken
 }
 
-// notStored answers a page the spool could not take: try later.
-func (d *device) notStored(err error) tap.Reply {
+// notStored counts and logs a page the spool could not take.
+func (d *device) notStored(err error) inboundVerdict {
 	d.failed.Add(1)
 	if n, ok := d.a.rejectLog.Allow("spool-inbound"); ok {
 		d.a.log.Error("spool: page not stored; sender told to try later", "device", d.cfg.ID, "err", err, "repeats", n)
 	}
-	return tap.Resend(tap.CodeTryLater, "Try later")
+	return inboundNotStored
 }
 
 // maxSenders bounds the connections of one listening TAP line.

@@ -76,6 +76,11 @@ type Job struct {
 	// Attempt counts sends of this job's key; > 1 is a re-send after a
 	// crash or reconnect.
 	Attempt int `json:"attempt"`
+	// ESPAStatus is the ESPA 4.4.4 call status (record 7) an "espa.status"
+	// job sends back to the control station of the line the page came in
+	// on (Device), about the call address To: 3 paged, 6 acknowledged,
+	// 8 fault (ESPA's 1–8). 0 for every other action.
+	ESPAStatus int `json:"espa_status,omitempty"`
 	// Bypass marks a job the agent made itself, passing a page from one of
 	// its lines straight to a paging terminal while the gateway was
 	// unreachable: it never came from the gateway, so no result goes back
@@ -168,6 +173,8 @@ func (j *Job) Validate() error {
 		return fmt.Errorf("%w: job: text too long or not UTF-8", ErrMalformed)
 	case j.Attempt < 1:
 		return fmt.Errorf("%w: job: attempt must be at least 1", ErrMalformed)
+	case j.ESPAStatus < 0 || j.ESPAStatus > 8:
+		return fmt.Errorf("%w: job: ESPA status out of 0–8", ErrMalformed)
 	}
 	return nil
 }
