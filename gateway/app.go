@@ -55,6 +55,7 @@ type Main struct {
 	engine      *engine.Engine
 	lines       *lineClock // when each sender line last brought a page
 	threads     *threads.Service
+	web         *ui.Web // nil when [web] is off
 	snpp        *snpp.Server
 	wctpTracker *wctpTracker // nil until the WCTP handler is built
 	snppLn      net.Listener
@@ -131,11 +132,17 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		ready = append(ready, ui.Check{Name: "broker", Check: m.brokerReady})
 	}
 	ready = append(ready, ui.Check{Name: "bus", Check: m.busReady})
+	if m.cfg.Web.Enabled {
+		if m.web, err = m.newWeb(); err != nil {
+			return err
+		}
+	}
 	router := ui.New(ui.Options{
 		Ready:   ready,
 		Metrics: promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}),
 		Status:  m.status,
 		Version: version,
+		Web:     m.web,
 	})
 	if m.cfg.WCTP.Enabled {
 		// The success counter is resolved once: it is bumped for every page.
@@ -303,6 +310,13 @@ func (m *Main) wctpConfig(onResult func(status, code int)) wctp.Config {
 func (m *Main) Run(ctx context.Context) error {
 	ctx, m.cancel = context.WithCancel(ctx)
 	errc := make(chan error, 1)
+	if m.web != nil {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.web.Run(ctx)
+		}()
+	}
 	m.wg.Add(7)
 	go func() {
 		defer m.wg.Done()

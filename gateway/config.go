@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
+	"pagebridge/ui"
 )
 
 // exitConfig is the exit code for a configuration the daemon cannot run
@@ -40,7 +42,30 @@ type Config struct {
 	Bus     BusConfig     `toml:"bus"`
 	Routing RoutingConfig `toml:"routing"`
 	Threads ThreadsConfig `toml:"threads"`
+	Web     WebConfig     `toml:"web"`
 	Log     LogConfig     `toml:"log"`
+}
+
+// WebConfig is the staff web app's sign-in and session policy.
+type WebConfig struct {
+	// Enabled serves the web app under /app/.
+	Enabled bool `toml:"enabled"`
+	// IdleTimeout signs a session out after this long without use
+	// (HIPAA automatic logoff); SessionLifetime ends any session this
+	// old, used or not.
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	SessionLifetime Duration `toml:"session_lifetime"`
+	// MFARoles must sign in with a TOTP second factor; it always holds
+	// admin and operator (the dispatchers). Others may enrol one.
+	MFARoles []string `toml:"mfa_roles"`
+	// LockoutAfter failed sign-ins in a row lock an account for
+	// LockoutDuration.
+	LockoutAfter    int      `toml:"lockout_after"`
+	LockoutDuration Duration `toml:"lockout_duration"`
+	// AttemptsPerAddress and AttemptsPerAccount bound sign-in attempts a
+	// minute from one client address and for one username.
+	AttemptsPerAddress int `toml:"attempts_per_address"`
+	AttemptsPerAccount int `toml:"attempts_per_account"`
 }
 
 // LineSilence is how long one sender line may be quiet. Line is the
@@ -275,6 +300,9 @@ func DefaultConfig() Config {
 		Threads: ThreadsConfig{RetainPage: Duration{Duration: 30 * 24 * time.Hour}, RetainDirect: Duration{Duration: 90 * 24 * time.Hour},
 			RetainGroup: Duration{Duration: 90 * 24 * time.Hour}, RetainRole: Duration{Duration: 90 * 24 * time.Hour},
 			SweepInterval: Duration{Duration: time.Hour}},
+		Web: WebConfig{Enabled: true, IdleTimeout: Duration{Duration: 15 * time.Minute}, SessionLifetime: Duration{Duration: 12 * time.Hour},
+			MFARoles: []string{"admin", "operator"}, LockoutAfter: 5, LockoutDuration: Duration{Duration: 15 * time.Minute},
+			AttemptsPerAddress: 20, AttemptsPerAccount: 10},
 		Log: LogConfig{Level: "info", Format: "text"},
 	}
 }
@@ -472,6 +500,9 @@ func (c *Config) Validate() error {
 	if len(c.Bus.Agents) > 0 && len(c.Bus.GatewayPassword) < 12 {
 		return bad("bus.gateway_password", "required (at least 12 characters) when agents have credentials")
 	}
+	if err := c.Web.validate(); err != nil {
+		return err
+	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
 	default:
@@ -481,6 +512,40 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		return bad("log.format", "must be text or json")
+	}
+	return nil
+}
+
+// validate checks the [web] section.
+func (w *WebConfig) validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: "web." + key, Err: fmt.Errorf(format, args...)}
+	}
+	switch idle, life := w.IdleTimeout.Duration, w.SessionLifetime.Duration; {
+	case idle < time.Minute || idle > 24*time.Hour:
+		return bad("idle_timeout", "must be from 1m to 24h (HIPAA automatic logoff; 15m is the default)")
+	case life < idle || life > 24*time.Hour:
+		return bad("session_lifetime", "must be at least idle_timeout and at most 24h")
+	}
+	for _, must := range []string{"admin", "operator"} {
+		if !slices.Contains(w.MFARoles, must) {
+			return bad("mfa_roles", "must include %q: administrators and dispatchers always sign in with a second factor", must)
+		}
+	}
+	for i, r := range w.MFARoles {
+		if !slices.Contains(ui.Roles, r) {
+			return bad(fmt.Sprintf("mfa_roles[%d]", i), "unknown role %q (roles: %s)", r, strings.Join(ui.Roles, ", "))
+		}
+	}
+	switch {
+	case w.LockoutAfter < 1 || w.LockoutAfter > 100:
+		return bad("lockout_after", "must be from 1 to 100 failed sign-ins")
+	case w.LockoutDuration.Duration < time.Minute:
+		return bad("lockout_duration", "must be at least 1m")
+	case w.AttemptsPerAddress < 1:
+		return bad("attempts_per_address", "must be at least 1 a minute")
+	case w.AttemptsPerAccount < 1:
+		return bad("attempts_per_account", "must be at least 1 a minute")
 	}
 	return nil
 }

@@ -40,6 +40,15 @@ func TestLoadConfigErrorsNameTheKey(t *testing.T) {
 		{"bus agent password", "[[bus.agent]]\nid='agent-1'\npassword='short'\n", "bus.agent[0].password"},
 		{"dup bus agent", "[bus]\ngateway_password='long-enough-pw'\n[[bus.agent]]\nid='a'\npassword='long-enough-pw'\n[[bus.agent]]\nid='a'\npassword='long-enough-pw'\n", "bus.agent[1].id"},
 		{"bus gateway password", "[[bus.agent]]\nid='agent-1'\npassword='long-enough-pw'\n", "bus.gateway_password"},
+		{"web idle", "[web]\nidle_timeout='30s'\n", "web.idle_timeout"},
+		{"web idle long", "[web]\nidle_timeout='25h'\n", "web.idle_timeout"},
+		{"web lifetime below idle", "[web]\nidle_timeout='1h'\nsession_lifetime='30m'\n", "web.session_lifetime"},
+		{"web lifetime long", "[web]\nsession_lifetime='48h'\n", "web.session_lifetime"},
+		{"web mfa without operator", "[web]\nmfa_roles=['admin']\n", "web.mfa_roles"},
+		{"web mfa unknown role", "[web]\nmfa_roles=['admin','operator','janitor']\n", "web.mfa_roles[2]"},
+		{"web lockout", "[web]\nlockout_after=0\n", "web.lockout_after"},
+		{"web lockout duration", "[web]\nlockout_duration='10s'\n", "web.lockout_duration"},
+		{"web attempts", "[web]\nattempts_per_address=0\n", "web.attempts_per_address"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

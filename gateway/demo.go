@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/pquerna/otp/totp"
 
 	"pagebridge/gateway/paging"
 	"pagebridge/internal/conf"
@@ -25,9 +27,14 @@ import (
 // demoConfigName is the config file a demo directory holds.
 const demoConfigName = "pagebridge.toml"
 
-// demoPasswordFile keeps the admin's one-time password so that a restarted
-// demo can show it again. It lives outside the data dir, mode 0600.
-const demoPasswordFile = "initial-admin-password"
+// demoPasswordFile keeps the demo accounts' shared password so that a
+// restarted demo can show it again; demoTOTPFile the TOTP secrets of the
+// accounts that sign in with a second factor. Both live outside the data
+// dir, mode 0600: demo only.
+const (
+	demoPasswordFile = "demo-password"
+	demoTOTPFile     = "demo-totp-secrets.json"
+)
 
 // demoTokenFile keeps the demo's admin API token (only its hash is in the
 // store), so the banner can show it again after a restart.
@@ -59,7 +66,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitConfig
 	}
 	return serve(ctx, cfg, stdout, stderr, func(m *Main) error {
-		password, err := seedDemo(ctx, m.store, root)
+		logins, err := seedDemo(ctx, m.store, root)
 		if err != nil {
 			return fmt.Errorf("seed demo: %w", err)
 		}
@@ -68,7 +75,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return err
 		}
 		m.OnClose(hw.close)
-		printDemo(stdout, m, root, password, cfg, hw)
+		printDemo(stdout, m, root, logins, cfg, hw)
 		return nil
 	})
 }
@@ -206,53 +213,126 @@ var demoPages = []struct {
 	{"2000", paging.PriorityHigh, "ED: chest pain, troponin pending (demo)"},
 }
 
-// seedDemo fills a new demo store and returns the admin's one-time
-// password. On a store seeded before, it only reads the password back.
-func seedDemo(ctx context.Context, st *storage.Store, root string) (string, error) {
-	pwFile := filepath.Join(root, demoPasswordFile)
-	if _, err := st.Account(ctx, "admin"); err == nil {
-		b, err := os.ReadFile(pwFile)
-		if errors.Is(err, os.ErrNotExist) {
-			return "", nil // changed at first sign-in and removed
+// demoAccounts are the demo's web accounts, one per seeded person who
+// uses the app or the console; those with mfa sign in with a TOTP code.
+var demoAccounts = []struct {
+	username, role string
+	mfa            bool
+}{
+	{"admin", "admin", true},
+	{"operator", "operator", true},
+	{"amara.okafor", "clinician", false},
+	{"sofia.reyes", "clinician", false},
+	{"ben.lee", "clinician", false},
+}
+
+// demoLogins is how to sign in to the demo's web app.
+type demoLogins struct {
+	Password string
+	// TOTP holds the TOTP secret of each account that needs one.
+	TOTP map[string]string
+}
+
+// seedDemo fills a new demo store and its web accounts, and returns how to
+// sign in. On a store seeded before it adds only the web accounts missing.
+func seedDemo(ctx context.Context, st *storage.Store, root string) (demoLogins, error) {
+	if _, err := st.Person(ctx, "admin"); errors.Is(err, paging.ErrNotFound) {
+		if err := seedHospital(ctx, st, root); err != nil {
+			return demoLogins{}, err
 		}
-		return string(b), err
-	} else if !errors.Is(err, paging.ErrNotFound) {
-		return "", err
+	} else if err != nil {
+		return demoLogins{}, err
 	}
+	return seedWebAccounts(ctx, st, root)
+}
+
+// seedHospital imports the demo hospital, accepts its sample pages and
+// makes the admin API token.
+func seedHospital(ctx context.Context, st *storage.Store, root string) error {
 	by := paging.AuditEvent{Actor: "system", Action: "demo.seed", Source: "demo"}
 	im := storage.Import{People: demoPeople, Roles: demoRoles, Groups: demoGroups, PagerIDs: demoPagers, Records: demoRecords()}
 	if err := st.ImportDirectory(ctx, im, by); err != nil {
-		return "", err
+		return err
 	}
 	now := time.Now()
 	for i, p := range demoPages {
 		m := &paging.Message{ID: paging.NewID(now), Source: paging.Source{Protocol: paging.ProtocolWCTP, Line: "4W nurse call (demo)", Sender: "demo-nurse-call"},
 			PagerID: p.pagerID, Priority: p.prio, Text: paging.NewPHI(p.text), Received: now, SenderRef: fmt.Sprintf("%s%d", demoSampleRef, i+1)}
 		if err := st.Accept(ctx, m, paging.AuditEvent{Actor: "wctp:demo-nurse-call", Detail: "demo page"}); err != nil {
-			return "", err
+			return err
 		}
 	}
 	token, _, err := api.CreateToken(ctx, st, "demo admin", "admin", "", 0, by)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if err := conf.WriteFile(filepath.Join(root, demoTokenFile), []byte(token), 0o600); err != nil {
-		return "", err
-	}
-	password := randomSecret(16)
-	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
-	if err != nil {
-		return "", err
-	}
-	if err := conf.WriteFile(pwFile, []byte(password), 0o600); err != nil {
-		return "", err
-	}
-	err = st.PutAccount(ctx, storage.Account{Username: "admin", PersonID: "admin", PasswordHash: hash,
-		Roles: []string{"admin"}, MustChangePassword: true, Created: time.Now().UTC()}, by)
-	return password, err
+	return conf.WriteFile(filepath.Join(root, demoTokenFile), []byte(token), 0o600)
 }
 
-func printDemo(w io.Writer, m *Main, root, password string, cfg Config, hw *demoHardware) {
+// seedWebAccounts creates the demo's web accounts that are missing, with
+// the demo's password and, for the roles that need one, a TOTP second
+// factor already enrolled (demo only: a real account enrols its own).
+func seedWebAccounts(ctx context.Context, st *storage.Store, root string) (demoLogins, error) {
+	var out demoLogins
+	pwFile, totpFile := filepath.Join(root, demoPasswordFile), filepath.Join(root, demoTOTPFile)
+	b, err := os.ReadFile(pwFile)
+	switch {
+	case err == nil:
+		out.Password = string(b)
+	case errors.Is(err, os.ErrNotExist):
+		out.Password = randomSecret(16)
+		if err := conf.WriteFile(pwFile, []byte(out.Password), 0o600); err != nil {
+			return out, err
+		}
+	default:
+		return out, err
+	}
+	out.TOTP = map[string]string{}
+	if b, err := os.ReadFile(totpFile); err == nil {
+		if err := json.Unmarshal(b, &out.TOTP); err != nil {
+			return out, fmt.Errorf("%s: %w", totpFile, err)
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return out, err
+	}
+	by := paging.AuditEvent{Actor: "system", Action: "demo.seed", Source: "demo"}
+	var hash string
+	for _, a := range demoAccounts {
+		if a.mfa && out.TOTP[a.username] == "" {
+			key, err := totp.Generate(totp.GenerateOpts{Issuer: "Pagebridge demo", AccountName: a.username})
+			if err != nil {
+				return out, err
+			}
+			out.TOTP[a.username] = key.Secret()
+		}
+		if _, err := st.Account(ctx, a.username); err == nil {
+			continue
+		} else if !errors.Is(err, paging.ErrNotFound) {
+			return out, err
+		}
+		if hash == "" {
+			if hash, err = argon2id.CreateHash(out.Password, argon2id.DefaultParams); err != nil {
+				return out, err
+			}
+		}
+		if err := st.PutAccount(ctx, storage.Account{Username: a.username, PersonID: a.username, PasswordHash: hash,
+			Roles: []string{a.role}, Created: time.Now().UTC()}, by); err != nil {
+			return out, err
+		}
+		if a.mfa {
+			if err := st.SetTOTP(ctx, a.username, out.TOTP[a.username], true, by); err != nil {
+				return out, err
+			}
+		}
+	}
+	secrets, err := json.MarshalIndent(out.TOTP, "", "  ")
+	if err != nil {
+		return out, err
+	}
+	return out, conf.WriteFile(totpFile, secrets, 0o600)
+}
+
+func printDemo(w io.Writer, m *Main, root string, logins demoLogins, cfg Config, hw *demoHardware) {
 	_, port, _ := net.SplitHostPort(m.httpLn.Addr().String())
 	base := "https://localhost:" + port
 	sender := cfg.WCTP.Senders[0]
@@ -270,8 +350,16 @@ Pagebridge demo is running (simulated hospital; stop with Ctrl-C).
 			m.snppLn.Addr(), m.snppLn.Addr(), m.snppLn.Addr())
 	}
 	fmt.Fprintln(w, "               pages for 1002 (Ben Lee, pager stage) show up below as \"simulated paging terminal took a page\"")
-	if password != "" {
-		fmt.Fprintf(w, "  admin        admin / %s   (one-time password; set your own at first sign-in)\n", password)
+	if m.web != nil {
+		fmt.Fprintf(w, `  web app      %s/app/   (demo only: these secrets are printed here and nowhere else)
+               password for every demo account: %s
+               admin (administrator) and operator (dispatcher) sign in with a TOTP code as well:
+                 admin     TOTP secret %s
+                 operator  TOTP secret %s
+               (add the secret to an authenticator app, or: oathtool --totp -b SECRET)
+               amara.okafor, sofia.reyes (clinicians on the app) and ben.lee need no code;
+               send a page to 1001 (below, with recipientID="1001") and it appears in Dr Okafor's inbox live
+`, base, logins.Password, logins.TOTP["admin"], logins.TOTP["operator"])
 	}
 	fmt.Fprintf(w, `  directory    pager 1001 Dr Okafor (app) · 1002 Ben Lee RN (pager) · 1003 Dr Reyes (both)
                2000 cardiology on call (weekly rotation) · 9999 code blue team (escalating policy)

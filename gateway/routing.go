@@ -30,6 +30,7 @@ func (m *Main) newEngine() (*engine.Engine, error) {
 			DedupeWindow: rc.DedupeWindow.Duration, RateLimit: rc.RateLimit, RateWindow: rc.RateWindow.Duration},
 		AgentOf:    m.agentOf,
 		PageThread: threads.PageThreadOf,
+		Observe:    m.routeChanged,
 		Logger:     m.log,
 	})
 }
@@ -127,7 +128,7 @@ func (l *lineClock) lastHeard(line string) time.Time {
 // engine's directory.
 func (m *Main) newThreads() (*threads.Service, error) {
 	tc := m.cfg.Threads
-	return threads.New(threads.Options{Store: m.store, Directory: m.engine, Clock: paging.SystemClock{},
+	return threads.New(threads.Options{Store: m.store, Directory: m.engine, Clock: paging.SystemClock{}, Observe: m.threadChanged,
 		Retention: storage.RetentionPolicy{Page: tc.RetainPage.Duration, Direct: tc.RetainDirect.Duration,
 			Group: tc.RetainGroup.Duration, Role: tc.RetainRole.Duration}})
 }

@@ -366,6 +366,16 @@ func (m *memMessaging) receivedList() []string {
 	return slices.Clone(m.received)
 }
 
+func (m *memMessaging) Members(_ context.Context, id paging.ID) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.threads[id]
+	if !ok {
+		return nil, paging.ErrNotFound
+	}
+	return slices.Clone(t.members), nil
+}
+
 func (m *memMessaging) Directory(context.Context) (Directory, error) {
 	return Directory{People: []Named{{ID: "amara", Name: "Dr Amara"}}, Roles: []Named{{ID: "cardio", Name: "Cardiology"}},
 		Templates: []Template{{Name: "call", Text: "Please call {caller}"}}}, nil

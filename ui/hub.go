@@ -203,6 +203,16 @@ type threadFrame struct {
 }
 
 func (h *hub) dispatch(ctx context.Context, n notice) {
+	if n.members == nil {
+		ms, err := h.msg.Members(ctx, n.thread)
+		if err != nil {
+			if !errors.Is(err, paging.ErrNotFound) {
+				h.log.Warn("live update: members", "thread", n.thread, "err", err)
+			}
+			return
+		}
+		n.members = ms
+	}
 	var receipts []byte
 	for _, person := range n.members {
 		cs := h.clientsOf(person)

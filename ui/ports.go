@@ -236,4 +236,8 @@ type Messaging interface {
 	// message: "delivered" on the app.
 	Received(ctx context.Context, as Caller, thread, message paging.ID) error
 	Directory(ctx context.Context) (Directory, error)
+	// Members returns the people of a thread (for a change the engine
+	// reported, which names only the page); paging.ErrNotFound if the
+	// page has no thread.
+	Members(ctx context.Context, thread paging.ID) ([]string, error)
 }

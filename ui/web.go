@@ -138,7 +138,8 @@ func (w *Web) Run(ctx context.Context) {
 
 // ThreadChanged tells the open pages of a thread's members that it
 // changed: a new message (message set), members, a page's route. With
-// receiptsOnly, only receipts or a delivery moved. It never blocks.
+// receiptsOnly, only receipts or a delivery moved. members nil: the hub
+// asks Messaging.Members. It never blocks.
 func (w *Web) ThreadChanged(thread paging.ID, members []string, message paging.ID, by, change string, receiptsOnly bool) {
 	w.hub.publish(notice{thread: thread, members: members, message: message, by: by, change: change, receipts: receiptsOnly})
 }
