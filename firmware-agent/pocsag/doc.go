@@ -58,6 +58,10 @@
 //     CR and LF are taken; anything else is [ErrCharacter] unless passed
 //     through [ASCII] first. National 7-bit variants (a pager showing '['
 //     as 'Ä') are the pager's business: the encoder sends ASCII codes.
+//   - multimon-ng 1.2.0 shows a message by its function bits, not its
+//     contents: function 0 as numeric, 1 to 3 as alpha. Pagers follow
+//     their programming; by convention numeric pagers use function 0 and
+//     alphanumeric ones 3.
 //   - The encoder has no length limit; pagers and multimon-ng do
 //     (multimon-ng 1.2.0 keeps about 1,100 characters of a message). The
 //     scheduler bounds a page by the longest transmission it allows.

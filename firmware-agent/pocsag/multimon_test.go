@@ -226,3 +226,28 @@ func TestMultimonPolarity(t *testing.T) {
 		}
 	}
 }
+
+// TestMultimonFunctionDecides: multimon-ng 1.2.0 shows a message by its
+// function bits, not its contents: function 0 as numeric, 1 to 3 as
+// alpha. The encoder sends the kind and function it is given; the
+// directory must give each pager the function its programming expects
+// (by convention 0 for numeric pagers, 3 for alphanumeric ones).
+func TestMultimonFunctionDecides(t *testing.T) {
+	a := alpha(1234567, "Code Blue Rm 402")
+	a.Function = 0
+	n := numeric(8, "5551234")
+	n.Function = 2
+	tx, err := pocsag.Encode(pocsag.Rate1200, a, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, l := range multimon(t, modulate(t, pocsag.ModulatorConfig{}, tx)) {
+		if m := decodedLine.FindStringSubmatch(l); m != nil {
+			kinds = append(kinds, m[2]+" "+m[4])
+		}
+	}
+	if strings.Join(kinds, ", ") != "8 Alpha, 1234567 Numeric" {
+		t.Errorf("multimon-ng showed %q; want the alpha page as numeric and the numeric one as alpha", kinds)
+	}
+}
