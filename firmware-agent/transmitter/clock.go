@@ -80,18 +80,22 @@ func (c *SimClock) At(t time.Time, f func()) {
 	})
 }
 
-// Sleep advances the clock by d at once; it fails only when ctx has
-// ended.
+// Sleep advances the clock by d at once. When a function it runs ends
+// ctx, it stops at that function's time and returns ctx.Err().
 func (c *SimClock) Sleep(ctx context.Context, d time.Duration) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c.Advance(d)
-	return nil
+	c.advance(d, func() bool { return ctx.Err() != nil })
+	return ctx.Err()
 }
 
 // Advance moves the clock on by d (not back), running due functions.
-func (c *SimClock) Advance(d time.Duration) {
+func (c *SimClock) Advance(d time.Duration) { c.advance(d, func() bool { return false }) }
+
+// advance moves the clock on by d, or to the time of the function after
+// which stop reports true.
+func (c *SimClock) advance(d time.Duration, stop func() bool) {
 	c.mu.Lock()
 	end := c.now
 	if d > 0 {
@@ -108,6 +112,10 @@ func (c *SimClock) Advance(d time.Duration) {
 		c.mu.Lock()
 		if c.now.After(end) {
 			end = c.now // a function slept past the end
+		}
+		if stop() {
+			c.mu.Unlock()
+			return
 		}
 	}
 	c.now = end

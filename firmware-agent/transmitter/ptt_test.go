@@ -103,8 +103,11 @@ func TestSimClock(t *testing.T) {
 		t.Errorf("events %q", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if err := c.Sleep(ctx, time.Second); !errors.Is(err, context.Canceled) || c.Now() != t0.Add(3500*time.Millisecond) {
+	c.At(t0.Add(4*time.Second), cancel)
+	if err := c.Sleep(ctx, time.Minute); !errors.Is(err, context.Canceled) || c.Now() != t0.Add(4*time.Second) {
+		t.Errorf("Sleep ended by an event: %v, now %v; want 4s", err, c.Now().Sub(t0))
+	}
+	if err := c.Sleep(ctx, time.Second); !errors.Is(err, context.Canceled) || c.Now() != t0.Add(4*time.Second) {
 		t.Errorf("Sleep on an ended ctx: %v, now %v", err, c.Now().Sub(t0))
 	}
 }
