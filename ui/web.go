@@ -215,9 +215,11 @@ func setCookie(c *gin.Context, name, value string, maxAge int) {
 }
 
 // sameOrigin refuses a state-changing request another site made: its
-// Origin (or, without one, Sec-Fetch-Site) must be this host's.
+// Origin (or, without one, Sec-Fetch-Site) must be this host's. Browsers
+// send "Origin: null" for a form post under Referrer-Policy: no-referrer,
+// which every page here has: then Sec-Fetch-Site decides.
 func sameOrigin(r *http.Request) bool {
-	if o := r.Header.Get("Origin"); o != "" {
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		return err == nil && u.Host == r.Host
 	}

@@ -216,6 +216,8 @@ func TestCSRFRefused(t *testing.T) {
 		{"empty token", url.Values{"text": {"x"}, "csrf": {""}}, nil, "", http.StatusForbidden},
 		{"right token, another site", url.Values{"text": {"x"}, "csrf": {token}}, nil, "https://evil.example", http.StatusForbidden},
 		{"right token, cross-site fetch", url.Values{"text": {"x"}, "csrf": {token}}, []string{"Sec-Fetch-Site", "cross-site"}, "-", http.StatusForbidden},
+		{"right token, Origin null from another site", url.Values{"text": {"x"}, "csrf": {token}}, []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}, "-", http.StatusForbidden},
+		{"right token, Origin null from this site", url.Values{"text": {"null origin"}, "csrf": {token}}, []string{"Origin", "null", "Sec-Fetch-Site", "same-origin"}, "-", http.StatusSeeOther},
 		{"right token in the header", url.Values{"text": {"by header"}}, []string{csrfHeader, token}, "", http.StatusSeeOther},
 		{"right token in the form", url.Values{"text": {"by form"}, "csrf": {token}}, nil, "", http.StatusSeeOther},
 	} {
@@ -237,7 +239,7 @@ func TestCSRFRefused(t *testing.T) {
 	for _, m := range v.Messages {
 		texts = append(texts, m.Text.Reveal())
 	}
-	if !slices.Equal(texts, []string{"Bed 12", "by header", "by form"}) {
+	if !slices.Equal(texts, []string{"Bed 12", "null origin", "by header", "by form"}) {
 		t.Errorf("posted: %q", texts)
 	}
 	if !slices.Contains(r.acc.actions(), "web.refused") {
