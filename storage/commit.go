@@ -29,6 +29,9 @@ import (
 type op struct {
 	fn   func(tx *txn) error
 	done chan error // buffered: the loop never blocks answering
+	// ride, when set, lets the op wait up to that long for another op's
+	// commit to carry it instead of committing on its own (see doRiding).
+	ride time.Duration
 }
 
 // txn is one write transaction of the commit loop, with what its ops
@@ -134,13 +137,24 @@ func (s *Store) Stats() Stats {
 // the op never runs. Once taken, do waits for the commit whatever ctx does:
 // the caller must learn whether its write is durable.
 func (s *Store) do(ctx context.Context, fn func(tx *txn) error) error {
+	return s.submit(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+// doRiding is do for a write that is not urgent: it is committed with the
+// next ops that come (no fdatasync of its own) or, if none comes within
+// wait, on its own. Deleting what the other side already has is such a
+// write: done a little late it only costs a redelivery after a crash.
+func (s *Store) doRiding(ctx context.Context, wait time.Duration, fn func(tx *txn) error) error {
+	return s.submit(ctx, &op{fn: fn, done: make(chan error, 1), ride: max(wait, time.Nanosecond)})
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
 	if s.closed.Load() {
 		return ErrClosed
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	o := &op{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
@@ -154,16 +168,32 @@ func (s *Store) do(ctx context.Context, fn func(tx *txn) error) error {
 // loop is the only writer. It takes every op waiting (up to MaxBatch),
 // commits them in one transaction, answers each caller, and goes straight
 // back for the next batch: no timer, no delay. Callers that arrive during a
-// commit queue up and form the next batch.
+// commit queue up and form the next batch. Riding ops (doRiding) wait
+// aside for the next batch, or for the first one's wait to run out.
 func (s *Store) loop() {
 	defer close(s.loopDone)
 	batch := make([]*op, 0, s.opts.MaxBatch)
+	var (
+		riders []*op
+		rideT  *time.Timer
+		rideC  <-chan time.Time // nil while nobody rides
+	)
 	for {
 		select {
 		case o := <-s.ops:
+			if o.ride > 0 {
+				riders = append(riders, o)
+				if rideC == nil {
+					rideT = time.NewTimer(o.ride)
+					rideC = rideT.C
+				}
+				continue
+			}
 			batch = append(batch[:0], o)
+		case <-rideC:
+			batch = batch[:0]
 		case <-s.quit:
-			s.drain(batch[:0])
+			s.drain(append(batch[:0], riders...))
 			return
 		}
 	fill:
@@ -177,6 +207,13 @@ func (s *Store) loop() {
 		}
 		if s.opts.Linger > 0 && len(batch) < s.opts.MaxBatch {
 			batch = s.linger(batch)
+		}
+		if rideC != nil {
+			batch = append(batch, riders...)
+			clear(riders)
+			riders = riders[:0]
+			rideT.Stop()
+			rideC = nil
 		}
 		t0 := time.Now()
 		s.commit(batch)

@@ -665,11 +665,25 @@ func (s *Spool) PendingItems(ctx context.Context, limit int) ([]SpoolItem, error
 // keys as seen, in one commit. Keys of no pending item (acked twice, say)
 // are not an error and change nothing.
 func (s *Spool) AckItems(ctx context.Context, keys []paging.ID) error {
+	return s.ackItems(ctx, keys, 0)
+}
+
+// AckItemsRiding is AckItems without a commit of its own: the deletions
+// ride with the spool's next write (a job's result, a received page) or,
+// if none comes within wait, commit alone. It returns once they are
+// committed. A busy agent so deletes what the gateway has for free; after
+// a crash before that commit the items are published again and the
+// gateway, which dedupes them, acknowledges them again.
+func (s *Spool) AckItemsRiding(ctx context.Context, keys []paging.ID, wait time.Duration) error {
+	return s.ackItems(ctx, keys, max(wait, time.Nanosecond))
+}
+
+func (s *Spool) ackItems(ctx context.Context, keys []paging.ID, ride time.Duration) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	at := dueBytes(s.now())
-	err := s.st.do(ctx, func(tx *txn) error {
+	fn := func(tx *txn) error {
 		items, order := tx.Bucket(bucketSpoolItems), tx.Bucket(bucketSpoolItemsOrder)
 		for _, id := range keys {
 			k := id.Bytes()
@@ -692,7 +706,13 @@ func (s *Spool) AckItems(ctx context.Context, keys []paging.ID) error {
 			}
 		}
 		return nil
-	})
+	}
+	var err error
+	if ride > 0 {
+		err = s.st.doRiding(ctx, ride, fn)
+	} else {
+		err = s.st.do(ctx, fn)
+	}
 	if err != nil {
 		return fmt.Errorf("spool: ack items: %w", err)
 	}

@@ -1099,3 +1099,45 @@ func TestSpoolAdvanceFinishesAndStartsInOneCommit(t *testing.T) {
 		t.Fatalf("a refused Advance finished a job: %d left, want 2", len(jobs))
 	}
 }
+
+// Riding deletions wait for the next write and share its commit; with
+// nothing else to carry them they commit alone once their wait is over.
+func TestSpoolAckItemsRiding(t *testing.T) {
+	ctx := context.Background()
+	s := storagetest.MustOpenSpool(t)
+	a, b := newItem("result", 0, t0, "a"), newItem("result", 0, t0, "b")
+	putItems(t, s, a, b)
+	before := s.CommitStats().Commits
+	acked := make(chan error, 1)
+	go func() { acked <- s.AckItemsRiding(ctx, []paging.ID{a.Key}, time.Hour) }()
+	// Writes until one carries the deletion (the first may commit before
+	// the ack reaches the commit loop): the ack never commits on its own.
+	var puts []storage.SpoolItem
+	for err := error(nil); ; {
+		select {
+		case err = <-acked:
+		default:
+			it := newItem("result", 0, t0, fmt.Sprint("c", len(puts)))
+			putItems(t, s, it)
+			puts = append(puts, it)
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	if n := s.CommitStats().Commits - before; n != uint64(len(puts)) {
+		t.Errorf("%d commits for %d writes and a riding ack: it committed on its own", n, len(puts))
+	}
+	if got := pending(t, s); !slices.EqualFunc(got, append([]storage.SpoolItem{b}, puts...), sameItem) {
+		t.Errorf("after the riding ack: %v, want b and the writes", keysOf(got, itemKey))
+	}
+	// Alone, with a short wait: it commits by itself.
+	if err := s.AckItemsRiding(ctx, []paging.ID{b.Key}, time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if got := pending(t, s); !slices.EqualFunc(got, puts, sameItem) {
+		t.Errorf("after the lone riding ack: %v, want the writes", keysOf(got, itemKey))
+	}
+}

@@ -456,20 +456,26 @@ func (a *Agent) receiveAcks(ctx context.Context) {
 }
 
 // removeAcked deletes acknowledged items from the spool once the gateway
-// acknowledges some, waiting 50ms for more so that one commit serves them
-// all; a quiet agent does not wake for it. After a crash in between they
+// acknowledges some. The deletions ride with the spool's next commit (a
+// result, a received page) and commit alone only when none comes within
+// removeRide; while they wait, further acks gather for the next call. A
+// quiet agent does not wake for it. After a crash in between the items
 // are published again; the gateway, which has them, acknowledges them
 // again.
 func (a *Agent) removeAcked(ctx context.Context) {
-	link.OnSignal(ctx, a.removeC, 50*time.Millisecond, a.removeNow)
+	link.OnSignal(ctx, a.removeC, 0, a.removeNow)
 }
+
+// removeRide is how long acknowledged items wait for another commit to
+// carry their deletion.
+const removeRide = time.Second
 
 func (a *Agent) removeNow(ctx context.Context) {
 	ids := a.out.takeRemovable()
 	if len(ids) == 0 {
 		return
 	}
-	if err := a.spool.AckItems(ctx, ids); err != nil {
+	if err := a.spool.AckItemsRiding(ctx, ids, removeRide); err != nil {
 		if ctx.Err() == nil {
 			a.log.Error("spool: acknowledged items not deleted yet; retrying", "items", len(ids), "err", err)
 		}
