@@ -47,7 +47,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	linger := fs.Duration("linger", DefaultConfig().Storage.CommitLinger.Duration, "the gateway store's commit linger (storage.commit_linger)")
 	agentLinger := fs.Duration("bus-agent-linger", agent.DefaultConfig().Agent.CommitLinger.Duration, "the agent spool's commit linger in the bus round trip (agent.commit_linger)")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
-	only := fs.String("only", "", "run one part: ingest, bus, routing, tap or sms (default: all)")
+	only := fs.String("only", "", "run one part: ingest, bus, routing, tap, sms or airtime (default: all)")
 	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
@@ -86,8 +86,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(dir)
 
-	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" && *only != "tap" && *only != "sms" {
-		fmt.Fprintln(stderr, "bench: -only takes ingest, bus, routing, tap or sms")
+	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" && *only != "tap" && *only != "sms" && *only != "airtime" {
+		fmt.Fprintln(stderr, "bench: -only takes ingest, bus, routing, tap, sms or airtime")
 		return exitUsage
 	}
 	verdict := func(ok bool) string {
@@ -167,6 +167,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		bad, err := benchSMSPart(ctx, stdout, dir, *short, verdict)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: sms:", err)
+			return exitFailure
+		}
+		failed = failed || bad
+	}
+	if *only == "" || *only == "airtime" {
+		bad, err := benchAirtimePart(ctx, stdout, *short, verdict)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: airtime:", err)
 			return exitFailure
 		}
 		failed = failed || bad
