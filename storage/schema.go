@@ -54,10 +54,11 @@ var migrations = []migration{
 	{5, "add the agents seen", migrateV5},
 	{6, "add secure threads, their receipts and indexes, and message templates", migrateV6},
 	{7, "add web sign-in: account security (second factor, lockout) and sessions", migrateV7},
+	{8, "add the attachments of thread messages", migrateV8},
 }
 
 // SchemaVersion is the schema this code writes: the last migration's.
-const SchemaVersion uint64 = 7
+const SchemaVersion uint64 = 8
 
 // layout is one kind of file this package keeps: the gateway's store or
 // an agent's spool. Both share the meta and keys buckets, the sealer and

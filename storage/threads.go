@@ -220,6 +220,8 @@ type postRecord struct {
 	Template string    `json:"template,omitempty"`
 	// Text is the sealed text of a PostText.
 	Text []byte `json:"text,omitempty"`
+	// Attachments of a PostText (attachments.go).
+	Attachments []attachmentRecord `json:"attachments,omitempty"`
 }
 
 // ThreadMessage is a thread message as read, text included.
@@ -241,6 +243,9 @@ type ThreadMessage struct {
 	// Receipts are the recipients' receipts of a text message, by person.
 	// A page's are its deliveries, kept by the routing engine.
 	Receipts []Receipt `json:"receipts,omitempty"`
+	// Attachments describes the message's attachments (their bytes:
+	// ReadAttachment).
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // PageRef is what a thread shows of a page besides its text; no PHI.
@@ -340,6 +345,9 @@ type NewPost struct {
 	Text   paging.PHI
 	// Template names the template the text was rendered from, if any.
 	Template string
+	// Attachments are stored with the message, sealed; a message with
+	// attachments may have no text.
+	Attachments []NewAttachment
 }
 
 // NewThread is a thread to create.
@@ -564,6 +572,10 @@ type postPut struct {
 	at         time.Time
 	value      []byte
 	dek        uint64
+	// chunks of the attachments, and the data keys their records were
+	// sealed with.
+	chunks  []sealedChunk
+	attDEKs []uint64
 }
 
 func (s *Store) preparePost(thread paging.ID, p NewPost, at time.Time) (*postPut, error) {
@@ -573,7 +585,7 @@ func (s *Store) preparePost(thread paging.ID, p NewPost, at time.Time) (*postPut
 	if err := validText("message text", p.Text, paging.MaxTextLen); err != nil {
 		return nil, err
 	}
-	if p.Text.IsZero() {
+	if p.Text.IsZero() && len(p.Attachments) == 0 {
 		return nil, fmt.Errorf("%w message: no text", paging.ErrInvalid)
 	}
 	if len(p.Template) > MaxTemplateNameLen {
@@ -584,12 +596,17 @@ func (s *Store) preparePost(thread paging.ID, p NewPost, at time.Time) (*postPut
 	if err != nil {
 		return nil, err
 	}
-	rec := postRecord{ID: id, Kind: PostText, Author: p.Author, At: at, Template: p.Template, Text: text.value}
+	atts, chunks, deks, err := s.sealAttachments(thread, id, p.Attachments)
+	if err != nil {
+		return nil, err
+	}
+	rec := postRecord{ID: id, Kind: PostText, Author: p.Author, At: at, Template: p.Template, Text: text.value, Attachments: atts}
 	v, err := json.Marshal(&rec)
 	if err != nil {
 		return nil, err
 	}
-	return &postPut{id: id, thread: thread, author: p.Author, template: p.Template, at: at, value: v, dek: text.dek}, nil
+	return &postPut{id: id, thread: thread, author: p.Author, template: p.Template, at: at, value: v, dek: text.dek,
+		chunks: chunks, attDEKs: deks}, nil
 }
 
 // write stores the message in r with a "sent" receipt (on the app: it is
@@ -599,8 +616,18 @@ func (p *postPut) write(t *txn, r *threadRecord, by paging.AuditEvent) error {
 	if err := t.s.sealer.store(t, p.dek); err != nil {
 		return err
 	}
+	for _, id := range p.attDEKs {
+		if err := t.s.sealer.store(t, id); err != nil {
+			return err
+		}
+	}
 	if err := t.Bucket(bucketThreadPosts).Put(postKey(r.ID, p.id), p.value); err != nil {
 		return err
+	}
+	for _, c := range p.chunks {
+		if err := t.Bucket(bucketThreadAttachments).Put(c.key, c.value); err != nil {
+			return err
+		}
 	}
 	if err := t.Bucket(bucketThreadAge).Put(ageKey(r.Kind, p.id), r.ID[:]); err != nil {
 		return err
@@ -626,6 +653,9 @@ func (p *postPut) write(t *txn, r *threadRecord, by paging.AuditEvent) error {
 	detail := fmt.Sprintf("message %s by %s to %d members", p.id, p.author, n)
 	if p.template != "" {
 		detail += ", template " + p.template
+	}
+	if len(p.chunks) > 0 {
+		detail += fmt.Sprintf(", with attachments in %d chunks", len(p.chunks))
 	}
 	by.Action, by.Object, by.Detail = "thread.post", objectThread(r.ID), detail
 	return t.appendAudit(draftAudit(p.at, by))
@@ -1071,6 +1101,9 @@ func (s *Store) readPost(tx *bolt.Tx, thread paging.ID, k, v []byte) (ThreadMess
 			return ThreadMessage{}, err
 		}
 		m.Text = paging.NewPHI(string(text))
+		if m.Attachments, err = s.openAttachments(k, p.Attachments); err != nil {
+			return ThreadMessage{}, err
+		}
 	default:
 		return ThreadMessage{}, fmt.Errorf("%w: thread message %s of kind %q", ErrCorrupt, p.ID, p.Kind)
 	}
@@ -1568,6 +1601,9 @@ func (s *Store) sweepThread(t *txn, id paging.ID, kind ThreadKind, keep time.Dur
 		}
 		msg, _ := toID(k[16:])
 		if err := age.Delete(ageKey(kind, msg)); err != nil {
+			return 0, false, err
+		}
+		if err := deleteChunks(t, k); err != nil {
 			return 0, false, err
 		}
 		if err := posts.Delete(k); err != nil {
