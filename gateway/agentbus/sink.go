@@ -40,7 +40,7 @@ func (s StoreSink) SMS(ctx context.Context, agent string, key paging.ID, m *agen
 func (s StoreSink) Inbound(ctx context.Context, agent string, key paging.ID, in *agentapi.Inbound) error {
 	msg := &paging.Message{
 		ID:       key,
-		Source:   paging.Source{Protocol: in.Protocol, Line: in.Line, Sender: "agent " + agent},
+		Source:   paging.Source{Protocol: in.Protocol, Line: in.Line, Sender: "agent " + agent, Agent: agent},
 		PagerID:  in.PagerID,
 		Priority: in.Priority,
 		Text:     in.Text.PHI(),

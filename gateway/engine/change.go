@@ -75,6 +75,7 @@ func (c *change) setTimer(r *Route, kind string, due time.Time) {
 // commit writes the change and hands its jobs to the publisher.
 func (e *Engine) commit(ctx context.Context, c *change) error {
 	c.rc.Route = c.r
+	e.espaStatus(c)
 	if c.step && e.opts.PageThread != nil {
 		if nt, ok := e.opts.PageThread(*c.r); ok {
 			c.rc.Thread = &nt

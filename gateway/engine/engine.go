@@ -21,6 +21,11 @@
 //   - A job already handed to an agent is not recalled by an
 //     acknowledgement: the attempt is marked cancelled, and a page the
 //     terminal has already taken is not unsent.
+//   - A page from an agent's ESPA 4.4.4 line reports back to that line's
+//     control station as espa.status jobs (ESPAReturn): paged, acknowledged,
+//     fault, each committed once per page with the change that caused it.
+//     The agent keeps a queued status in memory only, so after an agent
+//     crash a status may reach the control station twice.
 package engine
 
 import (
@@ -350,6 +355,7 @@ func (e *Engine) route(ctx context.Context, id paging.ID) error {
 		ch.audit(r, actionDuplicate, "duplicate of message/"+orig.String())
 		return e.commit(ctx, ch)
 	}
+	r.ESPA = espaReturnOf(m)
 	pid, err := e.st.PagerID(ctx, m.PagerID)
 	var pol *routing.Policy
 	switch {
@@ -776,11 +782,9 @@ func (e *Engine) JobResult(ctx context.Context, job paging.ID, res *agentapi.Res
 	case to == paging.StateDelivered && (d.State == paging.StateQueued || d.State == paging.StateSent):
 		d.State, d.Updated = paging.StateDelivered, now
 	}
-	if err := e.st.ApplyRoute(ctx, storage.RouteChange{Message: msg, Route: &r}); err != nil {
-		return err
-	}
-	e.observe(r, EventResult)
-	return nil
+	ch := e.newChange(&r, false)
+	ch.event = EventResult
+	return e.commit(ctx, ch)
 }
 
 // AppDelivered records that a live session of person received the page on

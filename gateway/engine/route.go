@@ -59,6 +59,9 @@ type Route struct {
 	Acked *Ack `json:"acked,omitempty"`
 	// Deliveries, one per person reached, in the order they were reached.
 	Deliveries []paging.Delivery `json:"deliveries"`
+	// ESPA is where call statuses go back, for a page that came in on an
+	// agent's ESPA 4.4.4 line.
+	ESPA *ESPAReturn `json:"espa,omitempty"`
 	// Notes record what could not be done and why (nobody on call, a
 	// channel skipped, a person held back), with the step.
 	Notes []Note `json:"notes,omitempty"`

@@ -34,6 +34,9 @@ type Source struct {
 	Sender string `json:"sender,omitempty"`
 	// Address is the remote network address or serial port.
 	Address string `json:"address,omitempty"`
+	// Agent is the agent whose line (Line, its device ID) received the
+	// page, for what goes back on that line (ESPA call status).
+	Agent string `json:"agent,omitempty"`
 }
 
 func (s Source) String() string {
