@@ -103,8 +103,8 @@ const defaultsHeader = `Pagebridge agent configuration (pagebridge-agent -config
 
 Every key is optional: each line below shows a default, commented out. Add one
 [[device]] table per paging terminal, TAP line or modem; the kinds, their keys
-and examples are in /usr/share/doc/pagebridge/README.md, and stable device names
-(udev) in /usr/share/doc/pagebridge/operations.md. Check an edit with
+and examples are in /usr/share/doc/pagebridge/README.md.gz, and stable device
+names (udev) in /usr/share/doc/pagebridge/operations.md.gz. Check an edit with
 pagebridge-agent -check; a bad value stops the daemon with exit code 78 and a
 message naming the key (journalctl -u pagebridge-agent).
 `

@@ -24,8 +24,8 @@ and change only what this site needs; unknown keys and bad values stop the daemo
 with exit code 78 and a message naming the key (journalctl -u pagebridge).
 Senders ([[wctp.sender]], [[wctp.client]], [[snpp.login]]), agents ([[bus.agent]])
 and rules ([[routing.priority_rule]], [[routing.line_silence]]) are described in
-/usr/share/doc/pagebridge/README.md; installation and operation in
-/usr/share/doc/pagebridge/operations.md and pagebridge(8).
+/usr/share/doc/pagebridge/README.md.gz; installation and operation in
+/usr/share/doc/pagebridge/operations.md.gz and pagebridge(8).
 `
 
 // cmdDefaults prints the default configuration, every key commented out:
