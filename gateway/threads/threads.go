@@ -91,6 +91,9 @@ type Options struct {
 	// after the commit: the web app's live updates. It runs on the
 	// caller's goroutine and must not block.
 	Observe func(Change)
+	// Attachments is what a message may carry (zero: the default
+	// policy).
+	Attachments AttachmentPolicy
 }
 
 // ChangeKind says what changed in a thread.
@@ -155,6 +158,9 @@ type Content struct {
 	// Template names a stored template, rendered with Values.
 	Template string
 	Values   map[string]paging.PHI
+	// Files are attached to the message, checked against the service's
+	// AttachmentPolicy; with files, the text may be empty.
+	Files []File
 }
 
 // text returns the message's text and the template it came from.
@@ -164,7 +170,7 @@ func (s *Service) text(ctx context.Context, c Content) (paging.PHI, string, erro
 		return paging.PHI{}, "", fmt.Errorf("%w message: text or a template, not both", paging.ErrInvalid)
 	case c.Template == "" && len(c.Values) > 0:
 		return paging.PHI{}, "", fmt.Errorf("%w message: values without a template", paging.ErrInvalid)
-	case c.Template == "" && c.Text.IsZero():
+	case c.Template == "" && c.Text.IsZero() && len(c.Files) == 0:
 		return paging.PHI{}, "", fmt.Errorf("%w message: no text", paging.ErrInvalid)
 	case c.Template == "":
 		return c.Text, "", nil
@@ -271,6 +277,10 @@ func (s *Service) Compose(ctx context.Context, as Caller, d Draft) (Composed, er
 	if err != nil {
 		return Composed{}, fmt.Errorf("compose: %w", err)
 	}
+	files, err := s.policy().Check(d.Files)
+	if err != nil {
+		return Composed{}, fmt.Errorf("compose: %w", err)
+	}
 	dir, err := s.opts.Directory.Directory(ctx)
 	if err != nil {
 		return Composed{}, fmt.Errorf("compose: directory: %w", err)
@@ -300,7 +310,7 @@ func (s *Service) Compose(ctx context.Context, as Caller, d Draft) (Composed, er
 	nt := storage.NewThread{
 		Kind: kind, Label: composeLabel(dir, from, d.To), Subject: d.Subject, Priority: d.Priority,
 		CreatedBy: as.Person, Target: d.To, Members: members,
-		First: &storage.NewPost{Author: as.Person, Text: text, Template: tpl},
+		First: &storage.NewPost{Author: as.Person, Text: text, Template: tpl, Attachments: files},
 	}
 	out.Thread, out.Message, err = s.st.CreateThread(ctx, nt, as.audit())
 	if err != nil {
@@ -356,7 +366,11 @@ func (s *Service) Reply(ctx context.Context, as Caller, thread paging.ID, c Cont
 	if err != nil {
 		return paging.ID{}, fmt.Errorf("reply: %w", err)
 	}
-	id, err := s.st.PostMessage(ctx, thread, storage.NewPost{Author: as.Person, Text: text, Template: tpl}, as.audit())
+	files, err := s.policy().Check(c.Files)
+	if err != nil {
+		return paging.ID{}, fmt.Errorf("reply: %w", err)
+	}
+	id, err := s.st.PostMessage(ctx, thread, storage.NewPost{Author: as.Person, Text: text, Template: tpl, Attachments: files}, as.audit())
 	if err != nil {
 		return paging.ID{}, fmt.Errorf("reply: %w", err)
 	}
