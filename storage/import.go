@@ -20,7 +20,14 @@ type Import struct {
 	// Records are schedules, policies, presence (validated by the caller,
 	// whose types they are).
 	Records []ImportRecord
+	// DryRun checks everything an import checks, references against the
+	// stored directory included, and writes nothing: ImportDirectory
+	// returns the *ImportError it would, or nil.
+	DryRun bool
 }
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("import: dry run")
 
 // ImportRecord is one configuration record of an import.
 type ImportRecord struct {
@@ -170,6 +177,9 @@ func (s *Store) ImportDirectory(ctx context.Context, im Import, by paging.AuditE
 		if len(problems)+len(refs) > 0 {
 			return &ImportError{Problems: append(append([]ImportProblem(nil), problems...), refs...)}
 		}
+		if im.DryRun {
+			return errDryRun
+		}
 		for i, p := range puts {
 			if err := tx.Bucket(p.bucket).Put([]byte(p.id), p.value); err != nil {
 				return err
@@ -184,6 +194,9 @@ func (s *Store) ImportDirectory(ctx context.Context, im Import, by paging.AuditE
 		tx.OnCommit(func() { s.dirVersion.Add(1) })
 		return nil
 	})
+	if errors.Is(err, errDryRun) {
+		return nil
+	}
 	if err != nil {
 		var ie *ImportError
 		if errors.As(err, &ie) {

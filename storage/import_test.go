@@ -56,3 +56,30 @@ func TestImportDirectory(t *testing.T) {
 		t.Fatalf("audit entries %d, want one per record (7)", rep.Entries)
 	}
 }
+
+// A dry run reports what the import would and writes nothing, not even an
+// audit entry.
+func TestImportDirectoryDryRun(t *testing.T) {
+	s := storagetest.MustOpen(t)
+	ctx := context.Background()
+	if err := s.PutPerson(ctx, paging.Person{ID: "lee", Name: "Dr Lee", Stage: paging.StagePager}, by); err != nil {
+		t.Fatal(err)
+	}
+	before := verify(t, s).Entries
+	v := s.DirectoryVersion()
+	good := storage.Import{DryRun: true, PagerIDs: []paging.PagerID{{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "lee"}}}}
+	if err := s.ImportDirectory(ctx, good, by); err != nil {
+		t.Fatalf("dry run of a good import: %v", err)
+	}
+	bad := storage.Import{DryRun: true, PagerIDs: []paging.PagerID{{ID: "1003", Target: paging.Target{Kind: paging.TargetPerson, ID: "nobody"}}}}
+	var ie *storage.ImportError
+	if err := s.ImportDirectory(ctx, bad, by); !errors.As(err, &ie) || len(ie.Problems) != 1 || ie.Problems[0].Index != 0 {
+		t.Fatalf("dry run of a bad import: %v; want the pager ID to nobody", err)
+	}
+	if _, err := s.PagerID(ctx, "1002"); !errors.Is(err, paging.ErrNotFound) {
+		t.Fatalf("a dry run wrote pager ID 1002: %v", err)
+	}
+	if after := verify(t, s).Entries; after != before || s.DirectoryVersion() != v {
+		t.Fatalf("a dry run audited %d entries or moved the directory version", after-before)
+	}
+}

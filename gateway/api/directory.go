@@ -64,28 +64,13 @@ func (r records[T]) resource() resource {
 			if err := pathBodyID(c, "id", r.id(&v)); err != nil {
 				return reply{}, err
 			}
-			if r.check != nil {
-				if err := r.check(ctx, &v); err != nil {
-					return reply{}, err
-				}
-			}
-			if err := r.put(ctx, v, k.by()); err != nil {
-				// A group member or pager ID target that does not exist.
-				return reply{}, refErr(err)
+			if err := r.save(ctx, v, k.by()); err != nil {
+				return reply{}, err
 			}
 			return jsonReply(http.StatusOK, v)
 		},
 		del: func(c *gin.Context, k *call) (reply, error) {
-			ctx, id := c.Request.Context(), c.Param("id")
-			if r.inUse != nil {
-				if _, err := r.get(ctx, id); err != nil {
-					return reply{}, err
-				}
-				if err := r.inUse(ctx, id); err != nil {
-					return reply{}, err
-				}
-			}
-			if err := r.del(ctx, id, k.by()); err != nil {
+			if err := r.remove(c.Request.Context(), c.Param("id"), k.by()); err != nil {
 				return reply{}, err
 			}
 			return noContent()
@@ -93,24 +78,64 @@ func (r records[T]) resource() resource {
 	}
 }
 
-func (a *API) directoryResources() []resource {
-	st := a.st
-	return []resource{
-		records[paging.Person]{kind: "person", plural: "people", list: st.People, get: st.Person, put: st.PutPerson,
-			del: st.DeletePerson, id: func(p *paging.Person) *string { return &p.ID },
-			inUse: func(ctx context.Context, id string) error {
-				return a.scheduledBy(ctx, "person "+id, func(s *oncall.Schedule) bool { return names(s, id) })
-			}}.resource(),
-		records[paging.Role]{kind: "role", plural: "roles", list: st.Roles, get: st.Role, put: st.PutRole,
-			del: st.DeleteRole, id: func(r *paging.Role) *string { return &r.ID },
-			inUse: func(ctx context.Context, id string) error {
-				return a.scheduledBy(ctx, "role "+id, func(s *oncall.Schedule) bool { return s.RoleID == id })
-			}}.resource(),
-		records[paging.Group]{kind: "group", plural: "groups", list: st.Groups, get: st.Group, put: st.PutGroup,
-			del: st.DeleteGroup, id: func(g *paging.Group) *string { return &g.ID }}.resource(),
-		records[paging.PagerID]{kind: "pagerid", plural: "pagerids", list: st.PagerIDs, get: st.PagerID, put: st.PutPagerID,
-			del: st.DeletePagerID, id: func(p *paging.PagerID) *string { return &p.ID }}.resource(),
+// save checks v and writes it: a reference to a record that does not
+// exist (a group member, a pager ID's target) is paging.ErrInvalid.
+func (r records[T]) save(ctx context.Context, v T, by paging.AuditEvent) error {
+	if r.check != nil {
+		if err := r.check(ctx, &v); err != nil {
+			return err
+		}
 	}
+	return refErr(r.put(ctx, v, by))
+}
+
+// remove deletes a record, refusing (storage.ErrInUse) one still named
+// elsewhere.
+func (r records[T]) remove(ctx context.Context, id string, by paging.AuditEvent) error {
+	if r.inUse != nil {
+		if _, err := r.get(ctx, id); err != nil {
+			return err
+		}
+		if err := r.inUse(ctx, id); err != nil {
+			return err
+		}
+	}
+	return r.del(ctx, id, by)
+}
+
+func (a *API) directoryResources() []resource {
+	return []resource{a.peopleRecords().resource(), a.roleRecords().resource(), a.groupRecords().resource(),
+		a.pagerIDRecords().resource()}
+}
+
+func (a *API) peopleRecords() records[paging.Person] {
+	st := a.st
+	return records[paging.Person]{kind: "person", plural: "people", list: st.People, get: st.Person, put: st.PutPerson,
+		del: st.DeletePerson, id: func(p *paging.Person) *string { return &p.ID },
+		inUse: func(ctx context.Context, id string) error {
+			return a.scheduledBy(ctx, "person "+id, func(s *oncall.Schedule) bool { return names(s, id) })
+		}}
+}
+
+func (a *API) roleRecords() records[paging.Role] {
+	st := a.st
+	return records[paging.Role]{kind: "role", plural: "roles", list: st.Roles, get: st.Role, put: st.PutRole,
+		del: st.DeleteRole, id: func(r *paging.Role) *string { return &r.ID },
+		inUse: func(ctx context.Context, id string) error {
+			return a.scheduledBy(ctx, "role "+id, func(s *oncall.Schedule) bool { return s.RoleID == id })
+		}}
+}
+
+func (a *API) groupRecords() records[paging.Group] {
+	st := a.st
+	return records[paging.Group]{kind: "group", plural: "groups", list: st.Groups, get: st.Group, put: st.PutGroup,
+		del: st.DeleteGroup, id: func(g *paging.Group) *string { return &g.ID }}
+}
+
+func (a *API) pagerIDRecords() records[paging.PagerID] {
+	st := a.st
+	return records[paging.PagerID]{kind: "pagerid", plural: "pagerids", list: st.PagerIDs, get: st.PagerID, put: st.PutPagerID,
+		del: st.DeletePagerID, id: func(p *paging.PagerID) *string { return &p.ID }}
 }
 
 // names reports whether a schedule puts person on call anywhere.
@@ -164,7 +189,9 @@ func recordStore[T any](st *storage.Store, kind storage.RecordKind, plural strin
 	}
 }
 
-func (a *API) scheduleResource() resource {
+func (a *API) scheduleResource() resource { return a.scheduleRecords().resource() }
+
+func (a *API) scheduleRecords() records[oncall.Schedule] {
 	r := recordStore(a.st, storage.KindSchedule, "schedules", func(s *oncall.Schedule) *string { return &s.ID })
 	r.check = func(ctx context.Context, s *oncall.Schedule) error {
 		if err := s.Validate(); err != nil {
@@ -197,10 +224,12 @@ func (a *API) scheduleResource() resource {
 		}
 		return nil
 	}
-	return r.resource()
+	return r
 }
 
-func (a *API) policyResource() resource {
+func (a *API) policyResource() resource { return a.policyRecords().resource() }
+
+func (a *API) policyRecords() records[routing.Policy] {
 	r := recordStore(a.st, storage.KindPolicy, "policies", func(p *routing.Policy) *string { return &p.ID })
 	r.check = func(_ context.Context, p *routing.Policy) error { return p.Validate() }
 	r.inUse = func(ctx context.Context, id string) error {
@@ -228,5 +257,5 @@ func (a *API) policyResource() resource {
 		}
 		return nil
 	}
-	return r.resource()
+	return r
 }

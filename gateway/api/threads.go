@@ -398,14 +398,8 @@ func (a *API) putTemplate(c *gin.Context, k *call) (reply, error) {
 	if err := pathBodyID(c, "id", &req.Name); err != nil {
 		return reply{}, err
 	}
-	if _, err := threads.ParseTemplate(req.Text); err != nil {
-		if te, ok := errors.AsType[*threads.TemplateError](err); ok {
-			te.Template = clip(req.Name, storage.MaxTemplateNameLen)
-		}
-		return reply{}, err
-	}
-	t := storage.Template{Name: req.Name, Text: req.Text, Description: req.Description, UpdatedBy: k.actor}
-	if err := a.st.PutTemplate(ctx, t, k.by()); err != nil {
+	t := storage.Template{Name: req.Name, Text: req.Text, Description: req.Description}
+	if err := a.saveTemplate(ctx, t, k.by()); err != nil {
 		return reply{}, err
 	}
 	t, err := a.st.Template(ctx, req.Name)
