@@ -19,6 +19,18 @@
 //   - MaxInFlight jobs of one device are marked in flight together; a
 //     crash re-sends all of them, including those whose turn had not yet
 //     come. Default 1.
+//   - A transmitter device hands up to max_in_flight jobs (default 64) to
+//     its air-time scheduler, each marked in flight in the spool when
+//     handed over, and commits "sent" when the scheduler reports the page
+//     on air. After a crash every job handed over and not yet reported
+//     is re-sent as "outcome unknown", even if it never went out; on a
+//     clean stop the pages not fully on air go back to the spool as never
+//     sent (a pager may have shown the start of one cut off by the stop).
+//     An acknowledgement does not recall a page queued at the
+//     transmitter: the bus has no cancel. audio_file keeps the pages'
+//     audio, from which their text can be decoded, in plaintext: it is
+//     for tests and the demo, with port "none"; production plays through
+//     audio_command.
 package agent
 
 import (

@@ -151,6 +151,42 @@ type DeviceConfig struct {
 	ESPAAddress string `toml:"espa_address"`
 	ESPAControl string `toml:"espa_control"`
 
+	// For transmitter devices (the agent encodes POCSAG and keys a paging
+	// transmitter itself; port is the serial device whose RTS or DTR keys
+	// the PTT, or "none", which keys nothing and is only for audio_file,
+	// in tests and the demo):
+
+	// PTTLine is "rts" (the default) or "dtr"; PTTActiveLow keys by
+	// dropping it instead.
+	PTTLine      string `toml:"ptt_line"`
+	PTTActiveLow bool   `toml:"ptt_active_low"`
+	// AudioCommand gets the audio (s16le mono) on its standard input:
+	// ["aplay", "-q", "-t", "raw", "-f", "S16_LE", "-c", "1", "-r",
+	// "22050", "-D", "<device>"]. AudioFile instead appends it to a file
+	// or FIFO (tests, the demo; the pages are decodable from it).
+	AudioCommand []string `toml:"audio_command"`
+	AudioFile    string   `toml:"audio_file"`
+	// Modulation is "nrz" (baseband, the default) or "fsk" (tones);
+	// SampleRate (default 22050), Amplitude (fraction of full scale,
+	// default 0.5) and Invert (1 bits positive) shape the audio.
+	Modulation string  `toml:"modulation"`
+	SampleRate int     `toml:"sample_rate"`
+	Amplitude  float64 `toml:"amplitude"`
+	Invert     bool    `toml:"invert"`
+	// KeyUp (default 100ms) and Tail (50ms) are the keyed silence before
+	// the preamble and after the last bit; OutputLatency the sound
+	// device's buffer; MaxTransmission (default 30s) the longest keyed
+	// time; DutyLimit (0: none) the share of DutyWindow the transmitter
+	// may be keyed, of which CriticalReserve (default one transmission)
+	// is kept for critical pages.
+	KeyUp           Duration `toml:"key_up"`
+	Tail            Duration `toml:"tail"`
+	OutputLatency   Duration `toml:"output_latency"`
+	MaxTransmission Duration `toml:"max_transmission"`
+	DutyLimit       float64  `toml:"duty_limit"`
+	DutyWindow      Duration `toml:"duty_window"`
+	CriticalReserve Duration `toml:"critical_reserve"`
+
 	// For modem devices:
 
 	// SIMPIN unlocks the SIM when it asks for its PIN.
@@ -315,7 +351,7 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.id: %q: letters, digits, '.', '_' or '-', at most 63", key, d.ID)
 		case seen[d.ID]:
 			return fmt.Errorf("%s.id: duplicate device %q", key, d.ID)
-		case d.Port == "" && d.Kind != KindLoopback:
+		case d.Port == "" && d.Kind != KindLoopback && d.Kind != KindTransmitter:
 			return fmt.Errorf("%s.port: required", key)
 		case d.Port != "" && d.Kind == KindLoopback:
 			return fmt.Errorf("%s.port: a loopback device has no port", key)
@@ -334,6 +370,9 @@ func (c *Config) Validate() error {
 		}
 		if _, err := d.espaConfig(); err != nil {
 			return fmt.Errorf("%s: %v", key, err)
+		}
+		if _, err := d.transmitterConfig(); err != nil {
+			return fmt.Errorf("%s.%v", key, err)
 		}
 		if d.Kind == KindModem {
 			if _, ok := modemProfiles[d.Profile]; !ok {
@@ -392,15 +431,18 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.allow: only for listen:// lines", key)
 		}
 		switch d.Kind {
-		case KindModem, KindPagingTerminal, KindTAPLine, KindESPALine, KindLoopback:
+		case KindModem, KindPagingTerminal, KindTAPLine, KindESPALine, KindTransmitter, KindLoopback:
 		default:
-			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line, loopback)", key, d.Kind)
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line, transmitter, loopback)", key, d.Kind)
 		}
 		seen[d.ID] = true
+		if d.MaxInFlight == 0 && d.Kind == KindTransmitter {
+			d.MaxInFlight = defaultTxInFlight
+		}
 		if d.MaxInFlight == 0 {
 			d.MaxInFlight = 1
 		}
-		if d.Kind == KindLoopback {
+		if d.Kind == KindLoopback || d.Kind == KindTransmitter {
 			continue
 		}
 		if addr, ok := d.Listen(); ok {

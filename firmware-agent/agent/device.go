@@ -49,6 +49,7 @@ var actions = map[string][]string{
 	KindModem:          {ActionSMSSend},
 	KindModemPool:      {ActionSMSSend},
 	KindESPALine:       {ActionESPAStatus},
+	KindTransmitter:    {ActionPOCSAGPage},
 }
 
 // refusal says why d will not take j, or "" if it will.
@@ -94,12 +95,13 @@ type device struct {
 	done, failed atomic.Uint64
 
 	modem   *modemState // a modem's PDU encoder, reports, health
+	tx      *txState    // a transmitter's scheduler, once running; under mu
 	members []*device   // a modem pool's modems
 }
 
 func newDevice(a *Agent, dc DeviceConfig) (*device, error) {
 	d := &device{a: a, cfg: dc, queue: jobqueue.New[*job](), state: agentapi.DeviceAbsent, since: a.clock.Now()}
-	if _, listen := dc.Listen(); listen || dc.Kind == KindLoopback {
+	if _, listen := dc.Listen(); listen || dc.Kind == KindLoopback || dc.Kind == KindTransmitter {
 		return d, nil
 	}
 	if dc.Kind == KindModem {
@@ -158,7 +160,14 @@ func (d *device) status() agentapi.DeviceStatus {
 	d.mu.Lock()
 	st := agentapi.DeviceStatus{ID: d.cfg.ID, Kind: d.cfg.Kind, State: d.state, Since: d.since, Error: d.lastErr,
 		Queue: d.queue.Len(), Done: d.done.Load(), Failed: d.failed.Load()}
+	tx := d.tx
 	d.mu.Unlock()
+	if tx != nil {
+		st.AirTime = tx.airTime()
+		if st.AirTime.LastError != "" && st.State == agentapi.DeviceReady {
+			st.State, st.Error = agentapi.DeviceFailing, st.AirTime.LastError
+		}
+	}
 	if d.modem != nil {
 		d.modemHealthOf(&st)
 		if d.cfg.Pool != "" {
@@ -188,6 +197,10 @@ func (d *device) run(ctx context.Context) {
 	}
 	if d.cfg.Kind == KindESPALine {
 		d.runESPA(ctx)
+		return
+	}
+	if d.cfg.Kind == KindTransmitter {
+		d.runTransmitter(ctx)
 		return
 	}
 	var s serialport.Session

@@ -113,4 +113,31 @@ type DeviceStatus struct {
 	Registration string `json:"registration,omitempty"`
 	Operator     string `json:"operator,omitempty"`
 	SIM          string `json:"sim,omitempty"`
+	// AirTime is a transmitter's queue and air-time use; nil for other
+	// kinds.
+	AirTime *AirTime `json:"air_time,omitempty"`
+}
+
+// AirTime is a transmitter's air-time scheduler as the agent sees it.
+// Durations are in seconds.
+type AirTime struct {
+	QueuedNormal   int  `json:"queued_normal"`
+	QueuedHigh     int  `json:"queued_high"`
+	QueuedCritical int  `json:"queued_critical"`
+	Transmitting   bool `json:"transmitting"`
+	// Used is the keyed time in the duty window ending now (Window; with
+	// no duty limit, the last hour); Headroom what routine traffic may
+	// still use in it, CriticalHeadroom what critical pages may (0 with
+	// no limit).
+	Used             float64 `json:"used_s"`
+	Window           float64 `json:"window_s"`
+	DutyLimit        float64 `json:"duty_limit,omitempty"`
+	Headroom         float64 `json:"headroom_s"`
+	CriticalHeadroom float64 `json:"critical_headroom_s"`
+	// WorstCriticalWait is the computed bound on a critical page's wait
+	// from queueing until fully on air; MaxCriticalWait the longest seen.
+	WorstCriticalWait float64 `json:"worst_critical_wait_s"`
+	MaxCriticalWait   float64 `json:"max_critical_wait_s"`
+	Transmissions     uint64  `json:"transmissions"`
+	LastError         string  `json:"last_error,omitempty"`
 }

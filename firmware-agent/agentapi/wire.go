@@ -81,6 +81,9 @@ type Job struct {
 	// on (Device), about the call address To: 3 paged, 6 acknowledged,
 	// 8 fault (ESPA's 1–8). 0 for every other action.
 	ESPAStatus int `json:"espa_status,omitempty"`
+	// POCSAG is how a "pocsag.page" job for a transmitter is coded; To is
+	// then the capcode (RIC, 0–2097151, in decimal).
+	POCSAG *POCSAG `json:"pocsag,omitempty"`
 	// Bypass marks a job the agent made itself, passing a page from one of
 	// its lines straight to a paging terminal while the gateway was
 	// unreachable: it never came from the gateway, so no result goes back
@@ -175,6 +178,34 @@ func (j *Job) Validate() error {
 		return fmt.Errorf("%w: job: attempt must be at least 1", ErrMalformed)
 	case j.ESPAStatus < 0 || j.ESPAStatus > 8:
 		return fmt.Errorf("%w: job: ESPA status out of 0–8", ErrMalformed)
+	}
+	if j.POCSAG != nil {
+		if err := j.POCSAG.Validate(); err != nil {
+			return fmt.Errorf("%w: job: %v", ErrMalformed, err)
+		}
+	}
+	return nil
+}
+
+// POCSAG is a pager's coding on a transmitter the agent drives: bit rate,
+// function bits, how the text is coded, and whether the capcode is a
+// group's (identical pages to it go on air once).
+type POCSAG struct {
+	Rate     int    `json:"rate"`     // 512, 1200 or 2400 bit/s
+	Function int    `json:"function"` // 0–3
+	Kind     string `json:"kind"`     // "tone", "numeric" or "alpha"
+	Group    bool   `json:"group,omitempty"`
+}
+
+// Validate checks the fields' ranges.
+func (p *POCSAG) Validate() error {
+	switch {
+	case p.Rate != 512 && p.Rate != 1200 && p.Rate != 2400:
+		return fmt.Errorf("pocsag rate %d: 512, 1200 or 2400", p.Rate)
+	case p.Function < 0 || p.Function > 3:
+		return fmt.Errorf("pocsag function %d: 0 to 3", p.Function)
+	case p.Kind != "tone" && p.Kind != "numeric" && p.Kind != "alpha":
+		return fmt.Errorf("pocsag kind %q: tone, numeric or alpha", p.Kind)
 	}
 	return nil
 }
