@@ -29,7 +29,15 @@ func (m *Main) newWeb() (*ui.Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ui.NewWeb(ui.WebOptions{Auth: auth, Messaging: webMessaging{m}, Logger: m.log})
+	w, err := ui.NewWeb(ui.WebOptions{Auth: auth, Messaging: webMessaging{m}, Dispatch: webDispatch{m}, Profiles: webProfiles{m}, Logger: m.log})
+	if err != nil {
+		return nil, err
+	}
+	if m.bus != nil {
+		// The hardware page hears of every agent status.
+		m.bus.OnStatus(func(string) { w.HardwareChanged() })
+	}
+	return w, nil
 }
 
 // routeChanged is the engine's observer: the open pages of the page's
@@ -38,6 +46,7 @@ func (m *Main) routeChanged(r engine.Route, ev engine.Event) {
 	if m.web == nil {
 		return
 	}
+	m.web.PageChanged(r.Message, r.State, string(ev))
 	switch ev {
 	case engine.EventStep:
 		m.web.ThreadChanged(r.Message, nil, r.Message, "", string(ev), false)

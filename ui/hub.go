@@ -52,6 +52,10 @@ type notice struct {
 	by       string
 	change   string
 	receipts bool // receipts or a page's delivery only: no new message
+	// frame, if set, goes as it is to the open pages of sessions whose
+	// role is one of roles (the console's and hardware page's frames).
+	frame []byte
+	roles []string
 }
 
 // client is one open page.
@@ -203,6 +207,10 @@ type threadFrame struct {
 }
 
 func (h *hub) dispatch(ctx context.Context, n notice) {
+	if n.frame != nil {
+		h.toRoles(n)
+		return
+	}
 	if n.members == nil {
 		ms, err := h.msg.Members(ctx, n.thread)
 		if err != nil {

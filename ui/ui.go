@@ -123,7 +123,9 @@ func ready(ctx context.Context, checks []Check) []string {
 // on the same host) from this origin only; no inline script or style, no
 // plugins, no framing, no <base>, forms post only here. Images are 'self'
 // only, without data: (the enrolment QR code is a PNG served from here).
+// The service worker and the manifest come from here too.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"worker-src 'self'; manifest-src 'self'; " +
 	"object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // securityHeaders sets what every response carries: a strict CSP with no

@@ -47,6 +47,10 @@ const (
 type WebOptions struct {
 	Auth      *Auth
 	Messaging Messaging
+	// Dispatch (the dispatcher console and the hardware page) and
+	// Profiles (the profile page) are left out when nil.
+	Dispatch Dispatch
+	Profiles Profiles
 	Logger    *slog.Logger
 	// SweepEvery is how often the sessions of open pages are checked, and
 	// those over signed out (default 15 s); PruneEvery how often ended
@@ -179,6 +183,7 @@ func (w *Web) Register(r *gin.Engine) {
 	g.POST("/compose", w.compose)
 	g.GET("/admin/sessions", w.adminOnly, w.sessionsPage)
 	g.POST("/admin/sessions/revoke", w.adminOnly, w.revoke)
+	w.registerStaff(r, any, g)
 }
 
 // page is what every template gets.
@@ -273,6 +278,9 @@ func (w *Web) session(allowEnrol bool) gin.HandlerFunc {
 		if s.Enrol && !allowEnrol {
 			c.Redirect(http.StatusSeeOther, "/app/mfa")
 			c.Abort()
+			return
+		}
+		if !allowEnrol && w.mustChangePassword(c, s) {
 			return
 		}
 		c.Set(keySession, s)

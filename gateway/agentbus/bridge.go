@@ -102,6 +102,8 @@ type Bridge struct {
 	inflight map[paging.ID]*flight
 	toRemove []paging.ID // acknowledged, not yet removed from the outbox
 	agents   map[string]*agentState
+	// statusHook hears of every agent status taken (OnStatus).
+	statusHook atomic.Pointer[func(agent string)]
 
 	published, acked, results, inbound, rejected, dups atomic.Uint64
 	rejectLog                                          *link.Throttle
@@ -502,7 +504,15 @@ func (b *Bridge) onStatus(agent string, m link.Message) {
 	if cameOnline {
 		b.resend(agent)
 	}
+	if fn := b.statusHook.Load(); fn != nil {
+		(*fn)(agent)
+	}
 }
+
+// OnStatus sets fn to be called, on the bridge's goroutine, after each
+// status an agent publishes (online, offline, a device's change) has been
+// taken: Agents then shows it. fn must not block.
+func (b *Bridge) OnStatus(fn func(agent string)) { b.statusHook.Store(&fn) }
 
 // takeReports handles results and inbound pages in batches: the sink's
 // commits run concurrently and group-commit, then one ack per agent.

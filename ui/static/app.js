@@ -203,6 +203,9 @@
     if (ws && ws.readyState === 1) { ws.send(JSON.stringify(obj)); }
   }
   function handle(ev) {
+    // Other scripts of the page (notifications, the console) hear every
+    // frame too.
+    document.dispatchEvent(new CustomEvent('pb:frame', { detail: ev }));
     switch (ev.type) {
     case 'thread':
       upsert(ev.entry);
