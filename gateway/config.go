@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"pagebridge/firmware-agent/agentapi"
 	"pagebridge/firmware-agent/agentapi/link"
 	"pagebridge/gateway/paging"
+	"pagebridge/gateway/threads"
 	"pagebridge/internal/conf"
+	"pagebridge/storage"
 	"pagebridge/ui"
 )
 
@@ -86,6 +89,11 @@ type ThreadsConfig struct {
 	RetainRole   Duration `toml:"retain_role"`
 	// SweepInterval is how often the retention sweep runs.
 	SweepInterval Duration `toml:"sweep_interval"`
+	// AttachmentMaxSize bounds the files of one message together, in
+	// bytes; AttachmentTypes are the media types allowed, as found in
+	// the bytes (never the name or the client's claim).
+	AttachmentMaxSize int64    `toml:"attachment_max_size"`
+	AttachmentTypes   []string `toml:"attachment_types"`
 }
 
 // RoutingConfig is the delivery engine's policy.
@@ -299,7 +307,8 @@ func DefaultConfig() Config {
 			DedupeWindow: Duration{Duration: 2 * time.Minute}, RateLimit: 6, RateWindow: Duration{Duration: 10 * time.Minute}},
 		Threads: ThreadsConfig{RetainPage: Duration{Duration: 30 * 24 * time.Hour}, RetainDirect: Duration{Duration: 90 * 24 * time.Hour},
 			RetainGroup: Duration{Duration: 90 * 24 * time.Hour}, RetainRole: Duration{Duration: 90 * 24 * time.Hour},
-			SweepInterval: Duration{Duration: time.Hour}},
+			SweepInterval: Duration{Duration: time.Hour}, AttachmentMaxSize: threads.DefaultAttachmentPolicy.MaxSize,
+			AttachmentTypes: slices.Clone(threads.DefaultAttachmentPolicy.Types)},
 		Web: WebConfig{Enabled: true, IdleTimeout: Duration{Duration: 15 * time.Minute}, SessionLifetime: Duration{Duration: 12 * time.Hour},
 			MFARoles: []string{"admin", "operator"}, LockoutAfter: 5, LockoutDuration: Duration{Duration: 15 * time.Minute},
 			AttemptsPerAddress: 20, AttemptsPerAccount: 10},
@@ -395,6 +404,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Threads.SweepInterval.Duration < time.Minute {
 		return bad("threads.sweep_interval", "must be at least 1m")
+	}
+	if n := c.Threads.AttachmentMaxSize; n < 1024 || n > storage.MaxAttachmentSize {
+		return bad("threads.attachment_max_size", "must be 1024 to %d bytes, got %d", storage.MaxAttachmentSize, n)
+	}
+	if len(c.Threads.AttachmentTypes) == 0 {
+		return bad("threads.attachment_types", "must name at least one media type, like \"image/png\"")
+	}
+	for _, t := range c.Threads.AttachmentTypes {
+		if mt, params, err := mime.ParseMediaType(t); err != nil || mt != t || len(params) > 0 || t == "image/svg+xml" {
+			return bad("threads.attachment_types", "%q is not a media type without parameters (SVG is never allowed)", t)
+		}
 	}
 	for i, l := range c.Routing.LineSilence {
 		if l.Line == "" || l.Max.Duration < time.Minute {

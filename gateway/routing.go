@@ -130,7 +130,8 @@ func (m *Main) newThreads() (*threads.Service, error) {
 	tc := m.cfg.Threads
 	return threads.New(threads.Options{Store: m.store, Directory: m.engine, Clock: paging.SystemClock{}, Observe: m.threadChanged,
 		Retention: storage.RetentionPolicy{Page: tc.RetainPage.Duration, Direct: tc.RetainDirect.Duration,
-			Group: tc.RetainGroup.Duration, Role: tc.RetainRole.Duration}})
+			Group: tc.RetainGroup.Duration, Role: tc.RetainRole.Duration},
+		Attachments: threads.AttachmentPolicy{MaxSize: tc.AttachmentMaxSize, Types: tc.AttachmentTypes}})
 }
 
 // sweepThreads deletes thread messages and stored pages past retention

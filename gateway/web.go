@@ -29,7 +29,8 @@ func (m *Main) newWeb() (*ui.Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := ui.NewWeb(ui.WebOptions{Auth: auth, Messaging: webMessaging{m}, Dispatch: webDispatch{m}, Profiles: webProfiles{m}, Logger: m.log})
+	w, err := ui.NewWeb(ui.WebOptions{Auth: auth, Messaging: webMessaging{m}, Dispatch: webDispatch{m}, Profiles: webProfiles{m}, Files: webFiles{webMessaging{m}},
+		MaxUpload: m.cfg.Threads.AttachmentMaxSize + 64<<10, Logger: m.log})
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +356,7 @@ func (w webMessaging) Thread(ctx context.Context, as ui.Caller, thread paging.ID
 	}
 	for _, msg := range v.Messages {
 		um := ui.Message{ID: msg.ID, Author: msg.Author, AuthorName: n.of(msg.Author), At: msg.At, Text: msg.Text}
+		um.Attachments = attachments(thread, msg)
 		if msg.Kind == storage.PostPage {
 			um.Page, um.AuthorName = true, "page"
 			if r != nil {
@@ -415,7 +417,7 @@ func (w webMessaging) Receipts(ctx context.Context, as ui.Caller, thread paging.
 
 func (w webMessaging) Compose(ctx context.Context, as ui.Caller, d ui.Draft) (paging.ID, error) {
 	c, err := w.m.threads.Compose(ctx, caller(as), threads.Draft{To: d.To, Priority: d.Priority, Subject: d.Subject,
-		Content: threads.Content{Text: d.Text}})
+		Content: threads.Content{Text: d.Text, Files: files(d.Files)}})
 	if err != nil {
 		return paging.ID{}, webErr(err)
 	}

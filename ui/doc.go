@@ -16,6 +16,14 @@
 //     engine. [Web.Run] runs its WebSocket hub; [Web.ThreadChanged] is
 //     what the gateway's observers call when a thread or a page's route
 //     changed.
+//   - [Files] (attach.go): attachments and search, an optional port.
+//     Reply and compose take files (multipart; a request's body is cut at
+//     [WebOptions.MaxUpload] before anything parses it, and parsed in
+//     memory only, never spilled to a temporary file); a file is served
+//     to members only with its stored type, nosniff, a sandbox CSP, no
+//     caching, inline only for the raster images the gateway marks
+//     ([Attachment].Inline), a download otherwise. Search is a POST, so
+//     the query (perhaps PHI) is in no URL, history or access log.
 //   - [NewAuth], [Auth]: sign-in (argon2id password, TOTP second factor
 //     with enrolment by QR code), per-address and per-account rate
 //     limits, lockout, idle timeout and lifetime of sessions, sign out,

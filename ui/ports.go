@@ -148,6 +148,8 @@ type Message struct {
 	// AuthorName).
 	Page     bool      `json:"page,omitempty"`
 	Receipts []Receipt `json:"receipts"`
+	// Attachments are the message's files (attach.go).
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // Member is a person in a thread.
@@ -197,6 +199,9 @@ type Draft struct {
 	Priority paging.Priority
 	Subject  paging.PHI
 	Text     paging.PHI
+	// Files are attached to the first message (the text may be empty
+	// then); only with a Files port.
+	Files []Upload
 }
 
 // Named is a person, role or group to address.

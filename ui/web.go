@@ -51,7 +51,12 @@ type WebOptions struct {
 	// Profiles (the profile page) are left out when nil.
 	Dispatch Dispatch
 	Profiles Profiles
-	Logger    *slog.Logger
+	// Files (attachments and search) is left out when nil.
+	Files  Files
+	Logger *slog.Logger
+	// MaxUpload bounds a state-changing request's body, a message's
+	// files together (default DefaultMaxUpload).
+	MaxUpload int64
 	// SweepEvery is how often the sessions of open pages are checked, and
 	// those over signed out (default 15 s); PruneEvery how often ended
 	// sessions nobody comes back to are removed (default 5 min).
@@ -63,6 +68,7 @@ type WebOptions struct {
 type Web struct {
 	auth  *Auth
 	msg   Messaging
+	files Files
 	log   *slog.Logger
 	hub   *hub
 	opts  WebOptions
@@ -84,7 +90,7 @@ func NewWeb(opts WebOptions) (*Web, error) {
 		opts.PruneEvery = 5 * time.Minute
 	}
 	log := opts.Logger.With("component", "web")
-	w := &Web{auth: opts.Auth, msg: opts.Messaging, log: log, hub: newHub(opts.Messaging, log), opts: opts,
+	w := &Web{auth: opts.Auth, msg: opts.Messaging, files: opts.Files, log: log, hub: newHub(opts.Messaging, log), opts: opts,
 		pages: map[string]*template.Template{}}
 	layout := template.Must(template.New("layout.html").Funcs(templateFuncs).ParseFS(appTemplateFS, "templates/app/layout.html"))
 	names, err := fs.Glob(appTemplateFS, "templates/app/*.html")
@@ -177,13 +183,14 @@ func (w *Web) Register(r *gin.Engine) {
 	g.GET("/threads/:id", withThread(w.threadPage))
 	g.GET("/threads/:id/view.json", withThread(w.threadJSON))
 	g.GET("/threads/:id/receipts.json", withThread(w.receiptsJSON))
-	g.POST("/threads/:id/reply", withThread(w.reply))
+	g.POST("/threads/:id/reply", withThread(w.postReply))
 	g.POST("/threads/:id/ack", withThread(w.ack))
 	g.GET("/compose", w.composePage)
 	g.POST("/compose", w.compose)
 	g.GET("/admin/sessions", w.adminOnly, w.sessionsPage)
 	g.POST("/admin/sessions/revoke", w.adminOnly, w.revoke)
 	w.registerStaff(r, any, g)
+	w.registerFiles(r, g)
 }
 
 // page is what every template gets.
@@ -269,6 +276,9 @@ func (w *Web) session(allowEnrol bool) gin.HandlerFunc {
 				return
 			}
 			c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "signed out"})
+			return
+		}
+		if !w.limitBody(c) {
 			return
 		}
 		if unsafeMethod(c.Request.Method) && (!sameOrigin(c.Request) || !csrfOK(c, s.CSRF)) {
@@ -571,19 +581,6 @@ func (w *Web) receiptsJSON(c *gin.Context, s Session, id paging.ID) {
 	c.JSON(http.StatusOK, r)
 }
 
-func (w *Web) reply(c *gin.Context, s Session, id paging.ID) {
-	text := c.PostForm("text")
-	if strings.TrimSpace(text) == "" {
-		c.Redirect(http.StatusSeeOther, "/app/threads/"+id.String())
-		return
-	}
-	if err := w.msg.Reply(c.Request.Context(), callerOf(s), id, paging.NewPHI(text)); err != nil {
-		w.fail(c, err)
-		return
-	}
-	c.Redirect(http.StatusSeeOther, "/app/threads/"+id.String())
-}
-
 func (w *Web) ack(c *gin.Context, s Session, id paging.ID) {
 	msg, err := paging.ParseID(c.PostForm("message"))
 	if err != nil {
@@ -627,6 +624,10 @@ func (w *Web) showCompose(c *gin.Context, status int, msg string, d composeData)
 
 func (w *Web) compose(c *gin.Context) {
 	s := sessionOf(c)
+	files, ok := w.uploads(c)
+	if !ok {
+		return
+	}
 	d := composeData{To: c.PostForm("to"), Priority: c.PostForm("priority"), Subject: c.PostForm("subject"), Text: c.PostForm("text")}
 	kind, target, _ := strings.Cut(d.To, ":")
 	prio, err := paging.ParsePriority(d.Priority)
@@ -637,15 +638,18 @@ func (w *Web) compose(c *gin.Context) {
 	case target == "" || (kind != string(paging.TargetPerson) && kind != string(paging.TargetRole) && kind != string(paging.TargetGroup)):
 		w.showCompose(c, http.StatusBadRequest, "Choose whom to send it to.", d)
 		return
-	case strings.TrimSpace(d.Text) == "":
+	case strings.TrimSpace(d.Text) == "" && len(files) == 0:
 		w.showCompose(c, http.StatusBadRequest, "Write a message.", d)
+		return
+	case len(files) > 0 && w.files == nil:
+		w.showCompose(c, http.StatusBadRequest, "Attachments are not available here.", d)
 		return
 	case prio == paging.PriorityCritical && !slices.Contains(criticalRoles, s.Role):
 		w.showCompose(c, http.StatusForbidden, "Only operators and administrators send critical messages.", d)
 		return
 	}
 	id, err := w.msg.Compose(c.Request.Context(), callerOf(s), Draft{To: paging.Target{Kind: paging.TargetKind(kind), ID: target},
-		Priority: prio, Subject: paging.NewPHI(d.Subject), Text: paging.NewPHI(d.Text)})
+		Priority: prio, Subject: paging.NewPHI(d.Subject), Text: paging.NewPHI(d.Text), Files: files})
 	switch {
 	case errors.Is(err, paging.ErrInvalid), errors.Is(err, paging.ErrNotFound):
 		w.showCompose(c, http.StatusBadRequest, userError(err), d)

@@ -140,6 +140,32 @@
       tbody.appendChild(tr);
     }
   }
+  // A message's files: images shown (served from here, inline only for
+  // raster types the server marked), the others as downloads.
+  function filesNode(files) {
+    var ul = el('ul', 'files');
+    for (var i = 0; i < files.length; i++) {
+      var f = files[i];
+      if (!/^\/app\/threads\/[0-9A-Z]{26}\/messages\/[0-9A-Z]{26}\/files\/[0-9]+$/.test(f.url)) { continue; }
+      var li = el('li');
+      if (f.inline) {
+        var a = el('a');
+        a.href = f.url; a.target = '_blank'; a.rel = 'noopener';
+        var img = el('img', 'preview');
+        img.src = f.url; img.alt = f.name;
+        a.appendChild(img);
+        li.appendChild(a);
+      }
+      var link = el('a', 'file', f.name);
+      link.href = f.url;
+      if (!f.inline) { link.setAttribute('download', ''); }
+      li.appendChild(link);
+      li.appendChild(document.createTextNode(' '));
+      li.appendChild(el('span', 'small', f.type + ' · ' + f.size));
+      ul.appendChild(li);
+    }
+    return ul;
+  }
   function messageNode(m) {
     var li = el('li', 'msg' + (m.page ? ' page' : ''));
     li.dataset.id = m.id;
@@ -149,6 +175,7 @@
     meta.appendChild(timeNode(m.at));
     li.appendChild(meta);
     li.appendChild(el('p', 'text', m.text));
+    if (m.attachments && m.attachments.length) { li.appendChild(filesNode(m.attachments)); }
     var table = el('table', 'receipts');
     var tbody = el('tbody');
     receiptRows(tbody, m.receipts || []);
