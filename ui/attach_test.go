@@ -130,28 +130,7 @@ func (b *browser) post(path string, parts ...part) response {
 		io.WriteString(w, p.value)
 	}
 	mw.Close()
-	return b.send(http.MethodPost, path, &body, mw.FormDataContentType())
-}
-
-func (b *browser) send(method, path string, body io.Reader, contentType string) response {
-	b.r.t.Helper()
-	req, err := http.NewRequest(method, b.r.srv.URL+path, body)
-	if err != nil {
-		b.r.t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	req.Header.Set("Origin", b.origin)
-	for k, v := range b.cookies {
-		req.AddCookie(&http.Cookie{Name: k, Value: v})
-	}
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		b.r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, body: string(data), header: resp.Header}
+	return b.send(http.MethodPost, path, &body, "Content-Type", mw.FormDataContentType())
 }
 
 func testPNG(t *testing.T) string {

@@ -79,13 +79,18 @@ func (b *browser) do(method, path string, form url.Values, hdr ...string) respon
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
+		hdr = append([]string{"Content-Type", "application/x-www-form-urlencoded"}, hdr...)
 	}
+	return b.send(method, path, body, hdr...)
+}
+
+// send sends a request with b's cookies (and, unless it is a GET, its
+// Origin) and keeps the cookies the response sets.
+func (b *browser) send(method, path string, body io.Reader, hdr ...string) response {
+	b.r.t.Helper()
 	req, err := http.NewRequest(method, b.r.srv.URL+path, body)
 	if err != nil {
 		b.r.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if method != http.MethodGet && b.origin != "" {
 		req.Header.Set("Origin", b.origin)
