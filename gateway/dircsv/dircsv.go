@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -18,9 +19,13 @@ const MaxRows = 50_000
 
 // The columns of each file, in the order Format writes them.
 var (
-	PeopleColumns  = []string{"id", "name", "department", "title", "stage", "roles", "app", "pager", "pager_via", "sms"}
+	PeopleColumns  = []string{"id", "name", "department", "title", "stage", "roles", "app", "pager", "pager_via", "pager_pocsag", "sms"}
 	PagerIDColumns = []string{"pager_id", "target_kind", "target_id", "priority", "policy", "label"}
 )
+
+// optionalColumns may be missing from a file's header (files written
+// before the column existed); their cells are then empty.
+var optionalColumns = map[string]bool{"pager_pocsag": true}
 
 // Row is a good record and the line it starts on (the header is line 1).
 type Row[T any] struct {
@@ -122,14 +127,18 @@ func parse[T any](r io.Reader, columns []string, row rowFunc[T]) ([]Row[T], erro
 			bad = append(bad, RowError{Line: line, Reason: fmt.Sprintf("more than %d rows: split the file", MaxRows)})
 			break
 		}
-		if len(rec) != len(columns) {
-			bad = append(bad, RowError{Line: line, Reason: fmt.Sprintf("wrong column count: %d, the header has %d", len(rec), len(columns))})
+		if len(rec) != len(idx) {
+			bad = append(bad, RowError{Line: line, Reason: fmt.Sprintf("wrong column count: %d, the header has %d", len(rec), len(idx))})
 			continue
 		}
 		var cellProblems []string
 		cells := make(map[string]string, len(columns))
 		for _, col := range columns {
-			v, err := cellValue(rec[idx[col]])
+			i, ok := idx[col]
+			if !ok {
+				continue // an optional column the file does not have
+			}
+			v, err := cellValue(rec[i])
 			if err != nil {
 				cellProblems = append(cellProblems, col+": "+err.Error())
 			}
@@ -176,7 +185,7 @@ func header(rec []string, columns []string) (map[string]int, error) {
 	}
 	var missing []string
 	for _, c := range columns {
-		if _, ok := idx[c]; !ok {
+		if _, ok := idx[c]; !ok && !optionalColumns[c] {
 			missing = append(missing, c)
 		}
 	}
@@ -261,6 +270,10 @@ func parsePerson(cell func(string) string) (paging.Person, string, []string) {
 		p.Endpoints = append(p.Endpoints, paging.Endpoint{Channel: paging.ChannelApp, Address: a})
 	}
 	pagers, vias := list(cell("pager")), list(cell("pager_via"))
+	codings, cerr := pocsagCodings(cell("pager_pocsag"), len(pagers))
+	if cerr != "" {
+		problems = append(problems, cerr)
+	}
 	switch {
 	case len(pagers) == 0 && len(vias) > 0:
 		problems = append(problems, "pager_via is set but pager is empty")
@@ -274,7 +287,11 @@ func parsePerson(cell func(string) string) (paging.Person, string, []string) {
 			if len(vias) > 1 {
 				via = vias[i]
 			}
-			p.Endpoints = append(p.Endpoints, paging.Endpoint{Channel: paging.ChannelPager, Address: a, Via: via})
+			e := paging.Endpoint{Channel: paging.ChannelPager, Address: a, Via: via}
+			if codings != nil {
+				e.POCSAG = codings[i] // the capcode is checked with the person
+			}
+			p.Endpoints = append(p.Endpoints, e)
 		}
 	}
 	for _, n := range list(cell("sms")) {
@@ -338,13 +355,13 @@ func FormatPeople(w io.Writer, people []paging.Person) error {
 	rows := make([][]string, 0, len(people)+1)
 	rows = append(rows, PeopleColumns)
 	for _, p := range people {
-		var app, pagers, vias, sms []string
+		var app, pagers, vias, codings, sms []string
 		for _, e := range p.Endpoints {
 			switch e.Channel {
 			case paging.ChannelApp:
 				app = append(app, e.Address)
 			case paging.ChannelPager:
-				pagers, vias = append(pagers, e.Address), append(vias, e.Via)
+				pagers, vias, codings = append(pagers, e.Address), append(vias, e.Via), append(codings, formatPOCSAG(e.POCSAG))
 			case paging.ChannelSMS:
 				sms = append(sms, e.Address)
 			default:
@@ -354,8 +371,14 @@ func FormatPeople(w io.Writer, people []paging.Person) error {
 		if len(vias) > 1 && allSame(vias) {
 			vias = vias[:1]
 		}
+		if len(codings) > 0 && allSame(codings) {
+			codings = codings[:1]
+		}
+		if len(codings) == 1 && codings[0] == noPOCSAG {
+			codings = nil
+		}
 		row := []string{p.ID, p.Name, p.Department, p.Title, string(p.Stage)}
-		for _, l := range [][]string{p.Roles, app, pagers, vias, sms} {
+		for _, l := range [][]string{p.Roles, app, pagers, vias, codings, sms} {
 			v, err := joinList(l)
 			if err != nil {
 				return fmt.Errorf("%w person %s: %v", paging.ErrInvalid, p.ID, err)
@@ -428,4 +451,69 @@ func escapeRow(row []string) error {
 		}
 	}
 	return nil
+}
+
+// noPOCSAG stands in pager_pocsag for a pager on a paging terminal, among
+// pagers on transmitters.
+const noPOCSAG = "-"
+
+// pocsagCodings reads pager_pocsag: empty (no pager on a transmitter),
+// one coding for all n pagers, or one per pager ("-" for a pager on a
+// paging terminal). A coding is rate/function/kind, with /group for a
+// group capcode: "1200/3/alpha", "512/0/numeric/group".
+func pocsagCodings(v string, n int) ([]paging.POCSAG, string) {
+	items := list(v)
+	switch {
+	case len(items) == 0:
+		return nil, ""
+	case n == 0:
+		return nil, "pager_pocsag is set but pager is empty"
+	case len(items) > 1 && len(items) != n:
+		return nil, fmt.Sprintf("pager_pocsag has %d codings for %d pagers (give one for all, or one per pager, - for none)", len(items), n)
+	}
+	out := make([]paging.POCSAG, n)
+	for i := range out {
+		s := items[0]
+		if len(items) > 1 {
+			s = items[i]
+		}
+		c, err := parsePOCSAG(s)
+		if err != "" {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, ""
+}
+
+func parsePOCSAG(s string) (paging.POCSAG, string) {
+	if s == noPOCSAG {
+		return paging.POCSAG{}, ""
+	}
+	parts := strings.Split(strings.ToLower(s), "/")
+	bad := fmt.Sprintf("pager_pocsag %q is not rate/function/kind[/group] (e.g. 1200/3/alpha)", s)
+	if len(parts) < 3 || len(parts) > 4 || len(parts) == 4 && parts[3] != "group" {
+		return paging.POCSAG{}, bad
+	}
+	rate, err1 := strconv.Atoi(parts[0])
+	fn, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return paging.POCSAG{}, bad
+	}
+	c := paging.POCSAG{Rate: rate, Function: fn, Kind: paging.POCSAGKind(parts[2]), Group: len(parts) == 4}
+	if err := c.Validate(); err != nil {
+		return paging.POCSAG{}, "pager_pocsag: " + err.Error()
+	}
+	return c, ""
+}
+
+func formatPOCSAG(c paging.POCSAG) string {
+	if c == (paging.POCSAG{}) {
+		return noPOCSAG
+	}
+	s := fmt.Sprintf("%d/%d/%s", c.Rate, c.Function, c.Kind)
+	if c.Group {
+		s += "/group"
+	}
+	return s
 }

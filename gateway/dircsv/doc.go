@@ -4,12 +4,17 @@
 //
 // Two files, each with a header line naming its columns:
 //
-//	people:    id,name,department,title,stage,roles,app,pager,pager_via,sms
+//	people:    id,name,department,title,stage,roles,app,pager,pager_via,pager_pocsag,sms
 //	pager IDs: pager_id,target_kind,target_id,priority,policy,label
 //
 // In people, roles, app, pager and sms are lists separated by ";"
 // (empty: none). pager_via names the terminal that carries the person's
 // pagers: one for all of them, or one per pager in the same order.
+// pager_pocsag codes pagers on a transmitter the agent drives (their
+// pager is the capcode): rate/function/kind, with /group for a group
+// capcode ("1200/3/alpha", "512/0/numeric/group"); one for all, or one
+// per pager with "-" for a pager on a paging terminal; empty for none. It
+// is the one column a file may leave out (files from before it).
 // Endpoints come out grouped app, pager, sms, each in column order. An
 // empty priority in pager IDs means normal.
 //

@@ -16,6 +16,7 @@ func FuzzParse(f *testing.F) {
 		"\uFEFF" + peopleHeader + "kim,Kim,,,both,,,1;2,t1;t2,\n,,,,,,,,,\n",
 		peopleHeader + "a,\"A\"\"B\",,,app,,,,,\r\nb,'=x,,,pager,,,1,t,\r\n",
 		peopleHeader + "a,\"A,,,app\r\n",
+		pocsagHeader + "tx,Tx,,,pager,,,1234567;42;1002,tx-1;tx-1;term-1,1200/3/alpha;512/0/numeric/group;-,\r\n",
 		"pager_id,target_kind,target_id,priority,policy,label\n1002,person,lee,high,,Dr Lee\n2000,role,x,,p,'-\n",
 		"pager_id,target_kind,target_id,priority,policy,label\n1,ward,x,,,\n",
 		"",

@@ -614,6 +614,9 @@ func (e *Engine) sendJob(ch *change, a *paging.Attempt, prio paging.Priority, te
 	if err != nil {
 		return err
 	}
+	if a.Channel == paging.ChannelPager && a.Endpoint.POCSAG != (paging.POCSAG{}) {
+		return ch.job(e.opts.Jobs, agent, a, pocsagJob(device, prio, a.Endpoint, text, maxLen))
+	}
 	return ch.job(e.opts.Jobs, agent, a, &agentapi.Job{Device: device, Priority: prio, Action: action,
 		To: a.Endpoint.Address, Text: agentapi.Text(routing.Truncate(text, maxLen))})
 }

@@ -3,6 +3,7 @@ package paging
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 )
 
 // Stage is a person's migration stage: how pages for them are delivered
@@ -43,12 +44,57 @@ type Endpoint struct {
 	// Via names the paging terminal or transmitter that carries a pager
 	// endpoint; empty for other channels.
 	Via string `json:"via,omitempty"`
+	// POCSAG, set for a pager on a transmitter the agent drives (Via names
+	// the transmitter), says how the pager is coded; Address is then its
+	// capcode.
+	POCSAG POCSAG `json:"pocsag,omitzero"`
+}
+
+// POCSAG is how a pager on one of our transmitters is coded: bit rate,
+// function bits (its programming decides: by convention 0 numeric, 3
+// alphanumeric), how text is coded, and whether the capcode is a group's.
+type POCSAG struct {
+	Rate     int        `json:"rate"`     // 512, 1200 or 2400 bit/s
+	Function int        `json:"function"` // 0–3
+	Kind     POCSAGKind `json:"kind"`
+	// Group: the capcode is shared by a group of pagers; identical pages
+	// queued for it go on air once.
+	Group bool `json:"group,omitempty"`
+}
+
+// POCSAGKind is how a POCSAG page codes its text.
+type POCSAGKind string
+
+// POCSAG kinds: an alert with no text, digits, or text.
+const (
+	POCSAGTone    POCSAGKind = "tone"
+	POCSAGNumeric POCSAGKind = "numeric"
+	POCSAGAlpha   POCSAGKind = "alpha"
+)
+
+// MaxCapcode is the largest POCSAG capcode (21 bits).
+const MaxCapcode = 1<<21 - 1
+
+// Validate checks the coding's ranges.
+func (c POCSAG) Validate() error {
+	switch {
+	case c.Rate != 512 && c.Rate != 1200 && c.Rate != 2400:
+		return fmt.Errorf("%w endpoint: POCSAG rate %d is not 512, 1200 or 2400", ErrInvalid, c.Rate)
+	case c.Function < 0 || c.Function > 3:
+		return fmt.Errorf("%w endpoint: POCSAG function %d is not 0 to 3", ErrInvalid, c.Function)
+	case c.Kind != POCSAGTone && c.Kind != POCSAGNumeric && c.Kind != POCSAGAlpha:
+		return fmt.Errorf("%w endpoint: POCSAG kind %q is not tone, numeric or alpha", ErrInvalid, c.Kind)
+	}
+	return nil
 }
 
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // Validate checks the endpoint's address for its channel.
 func (e Endpoint) Validate() error {
+	if e.POCSAG != (POCSAG{}) && e.Channel != ChannelPager {
+		return fmt.Errorf("%w endpoint: POCSAG coding on a %s endpoint", ErrInvalid, e.Channel)
+	}
 	switch e.Channel {
 	case ChannelApp:
 		if e.Address == "" {
@@ -58,6 +104,13 @@ func (e Endpoint) Validate() error {
 		if e.Address == "" || e.Via == "" {
 			return fmt.Errorf("%w endpoint: pager endpoint needs an address and the terminal that carries it", ErrInvalid)
 		}
+		if e.POCSAG == (POCSAG{}) {
+			return nil
+		}
+		if n, err := strconv.ParseUint(e.Address, 10, 32); err != nil || n > MaxCapcode {
+			return fmt.Errorf("%w endpoint: POCSAG capcode %q is not 0 to %d", ErrInvalid, e.Address, MaxCapcode)
+		}
+		return e.POCSAG.Validate()
 	case ChannelSMS:
 		if !e164.MatchString(e.Address) {
 			return fmt.Errorf("%w endpoint: SMS number %q is not E.164 (+ and 7 to 15 digits)", ErrInvalid, e.Address)

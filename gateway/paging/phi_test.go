@@ -107,14 +107,22 @@ func TestIDsSortByTime(t *testing.T) {
 
 func TestEndpointAndPagerIDValidate(t *testing.T) {
 	bad := []Endpoint{{Channel: "fax", Address: "1"}, {Channel: ChannelSMS, Address: "0711234567"},
-		{Channel: ChannelPager, Address: "1234"}, {Channel: ChannelApp}}
+		{Channel: ChannelPager, Address: "1234"}, {Channel: ChannelApp},
+		{Channel: ChannelPager, Address: "2097152", Via: "tx1", POCSAG: POCSAG{Rate: 1200, Function: 3, Kind: POCSAGAlpha}},
+		{Channel: ChannelPager, Address: "12ab", Via: "tx1", POCSAG: POCSAG{Rate: 1200, Function: 3, Kind: POCSAGAlpha}},
+		{Channel: ChannelPager, Address: "1234", Via: "tx1", POCSAG: POCSAG{Rate: 9600, Function: 3, Kind: POCSAGAlpha}},
+		{Channel: ChannelPager, Address: "1234", Via: "tx1", POCSAG: POCSAG{Rate: 1200, Function: 4, Kind: POCSAGAlpha}},
+		{Channel: ChannelPager, Address: "1234", Via: "tx1", POCSAG: POCSAG{Rate: 1200, Function: 0, Kind: "flex"}},
+		{Channel: ChannelSMS, Address: "+4915112345678", POCSAG: POCSAG{Rate: 1200, Kind: POCSAGTone}}}
 	for _, e := range bad {
 		if e.Validate() == nil {
 			t.Errorf("%+v accepted", e)
 		}
 	}
 	good := []Endpoint{{Channel: ChannelSMS, Address: "+4915112345678"}, {Channel: ChannelPager, Address: "1234", Via: "term1"},
-		{Channel: ChannelApp, Address: "dr-lee"}}
+		{Channel: ChannelApp, Address: "dr-lee"},
+		{Channel: ChannelPager, Address: "2097151", Via: "agent-1/tx1", POCSAG: POCSAG{Rate: 2400, Function: 0, Kind: POCSAGNumeric, Group: true}},
+		{Channel: ChannelPager, Address: "0", Via: "tx1", POCSAG: POCSAG{Rate: 512, Function: 1, Kind: POCSAGTone}}}
 	for _, e := range good {
 		if err := e.Validate(); err != nil {
 			t.Errorf("%+v: %v", e, err)
