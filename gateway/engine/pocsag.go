@@ -37,6 +37,6 @@ func pocsagJob(device string, prio paging.Priority, e paging.Endpoint, text stri
 		}
 	}
 	return &agentapi.Job{Device: device, Priority: prio, Action: ActionPOCSAGPage, To: e.Address,
-		Text: agentapi.Text(routing.Truncate(text, min(maxLen, pocsagMaxLen))),
+		Text:   agentapi.Text(routing.Truncate(text, min(maxLen, pocsagMaxLen))),
 		POCSAG: &agentapi.POCSAG{Rate: c.Rate, Function: c.Function, Kind: string(kind), Group: c.Group}}
 }
