@@ -6,7 +6,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,7 +46,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	linger := fs.Duration("linger", DefaultConfig().Storage.CommitLinger.Duration, "the gateway store's commit linger (storage.commit_linger)")
 	agentLinger := fs.Duration("bus-agent-linger", agent.DefaultConfig().Agent.CommitLinger.Duration, "the agent spool's commit linger in the bus round trip (agent.commit_linger)")
 	verbose := fs.Bool("v", false, "print the bus pipeline's counters as it runs")
-	only := fs.String("only", "", "run one part: ingest, bus, routing, tap, sms or airtime (default: all)")
+	only := fs.String("only", "", "run one part: ingest, bus, routing, tap, sms, airtime or web (default: all)")
 	under := fs.String("dir", "", "where the bench keeps its files (default: the system temp dir); /dev/shm takes the disk out of the figures")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the run to this file")
@@ -86,8 +85,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer os.RemoveAll(dir)
 
-	if *only != "" && *only != "ingest" && *only != "bus" && *only != "routing" && *only != "tap" && *only != "sms" && *only != "airtime" {
-		fmt.Fprintln(stderr, "bench: -only takes ingest, bus, routing, tap, sms or airtime")
+	if *only != "" && !slices.Contains([]string{"ingest", "bus", "routing", "tap", "sms", "airtime", "web"}, *only) {
+		fmt.Fprintln(stderr, "bench: -only takes ingest, bus, routing, tap, sms, airtime or web")
 		return exitUsage
 	}
 	verdict := func(ok bool) string {
@@ -179,6 +178,14 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		failed = failed || bad
 	}
+	if *only == "" || *only == "web" {
+		bad, err := benchWebPart(ctx, stdout, dir, *short, verdict)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench: web:", err)
+			return exitFailure
+		}
+		failed = failed || bad
+	}
 	if failed {
 		return exitFailure
 	}
@@ -213,22 +220,11 @@ func benchIngest(ctx context.Context, dir string, clients int, linger, d time.Du
 	if err := m.store.PutPagerID(ctx, paging.PagerID{ID: "1002", Target: paging.Target{Kind: paging.TargetPerson, ID: "p"}}, by); err != nil {
 		return ingestResult{}, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(runCtx) }()
-	defer func() {
-		cancel()
-		<-done
-		m.Close()
-	}()
-
-	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(filepath.Join(cfg.Storage.DataDir, "tls-cert.pem"))
+	defer runBenchGateway(ctx, m)()
+	tlsCfg, err := benchClientTLS(cfg)
 	if err != nil {
 		return ingestResult{}, err
 	}
-	pool.AppendCertsFromPEM(pem)
-	tlsCfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
 	addr := m.httpLn.Addr().String()
 	sender := cfg.WCTP.Senders[0]
 	text := paging.NewPHI("Bed 12 call bell, patient requests assistance; benchmark page of about 200 bytes of text, " +
