@@ -60,12 +60,12 @@ type webResult struct {
 	goLat, browserLat []time.Duration
 	// replyLat: the WCTP reply's latency (the page's durable accept), for
 	// comparison: the event follows a second commit, the route's.
-	replyLat []time.Duration
-	submitted         int
-	rate              float64
-	lost              int // pages whose event never came
-	failed            int64
-	browserNote       string
+	replyLat    []time.Duration
+	submitted   int
+	rate        float64
+	lost        int // pages whose event never came
+	failed      int64
+	browserNote string
 }
 
 func pct(lat []time.Duration, p int) time.Duration {
