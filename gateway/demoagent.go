@@ -15,8 +15,9 @@ import (
 )
 
 // demoHardware is the demo's simulated rack: a paging terminal and a GSM
-// modem on pty pairs, a TAP line over TCP for senders, and the agent that
-// owns them, run in this process against the embedded broker.
+// modem on pty pairs, a TAP line over TCP for senders, a POCSAG
+// transmitter whose audio goes to a file, and the agent that owns them,
+// run in this process against the embedded broker.
 type demoHardware struct {
 	terminal *sim.PagingTerminal
 	modem    *sim.Modem
@@ -35,6 +36,9 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 	devDir := filepath.Join(root, "dev")
 	if err := os.MkdirAll(devDir, 0o700); err != nil {
 		return nil, err
+	}
+	if err := seedDemoPOCSAG(context.Background(), m.store); err != nil {
+		return nil, fmt.Errorf("seed the demo's transmitter pager: %w", err)
 	}
 	h := &demoHardware{}
 	var err error
@@ -63,6 +67,7 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 		{ID: "terminal-1", Kind: agent.KindPagingTerminal, Port: h.terminal.Path()},
 		{ID: "modem-1", Kind: agent.KindModem, Port: h.modem.Path(), Baud: 115200, Pool: "sms"},
 		{ID: "nurse-call-4w", Kind: agent.KindTAPLine, Port: "listen://" + h.tapAddr},
+		demoTransmitterDevice(root),
 	}
 	if h.agent, err = agent.New(cfg, agent.Options{Logger: m.log.With("component", "agent", "agent", "demo-agent"), Version: version}); err != nil {
 		h.close()
@@ -77,10 +82,14 @@ func startDemoHardware(m *Main, root string) (*demoHardware, error) {
 			m.log.Error("demo agent stopped", "err", err)
 		}
 	}()
-	h.done.Add(2)
+	h.done.Add(3)
 	go func() {
 		defer h.done.Done()
 		h.watchTerminal(ctx, m.log)
+	}()
+	go func() {
+		defer h.done.Done()
+		watchTransmitter(ctx, m.log, filepath.Join(root, demoAudioFile))
 	}()
 	go func() {
 		defer h.done.Done()

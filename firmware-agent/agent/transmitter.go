@@ -352,6 +352,7 @@ func (d *device) txHand(ctx context.Context, tx *txState, batch []*job) {
 		}
 	}
 	d.commit(ctx, refused)
+	d.a.poke() // the status shows the scheduler's queue
 }
 
 // txResults commits "sent" for the jobs the scheduler put on air, until
@@ -390,6 +391,7 @@ func (d *device) txCommitSent(ctx context.Context, tx *txState) {
 		done = append(done, f)
 	}
 	d.commit(ctx, done)
+	d.a.poke()
 }
 
 // airTime is the device status's view of the scheduler.
