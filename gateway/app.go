@@ -160,7 +160,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		}
 		router.Any("/wctp", gin.WrapH(h))
 	}
-	api.New(api.Deps{Store: m.store, Engine: m.engine, Threads: m.threads, Agents: m.agentsBody,
+	api.New(api.Deps{Store: m.store, Engine: m.engine, Threads: m.threads, FilesBody: m.cfg.Threads.AttachmentMaxSize*4/3 + 64<<10, Agents: m.agentsBody,
 		Clock: paging.SystemClock{}, Logger: m.log}).Register(router)
 
 	tlsCfg, certSource, err := tlsConfig(m.cfg.Server, m.cfg.Storage.DataDir)

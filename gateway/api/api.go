@@ -61,6 +61,9 @@ type Deps struct {
 	// are served from Store and work without it. Leave its Access hook
 	// nil: the API lets members only into a thread (see the package doc).
 	Threads *threads.Service
+	// FilesBody bounds the body of a message that carries files (default
+	// DefaultFilesBody).
+	FilesBody int64
 }
 
 // API is the gateway's JSON API.
@@ -73,13 +76,17 @@ type API struct {
 	threads   *threads.Service
 	feedPast  time.Duration
 	feedAhead time.Duration
+	filesBody int64
 	routes    []*route
 }
 
 // New returns the API; Register mounts it.
 func New(deps Deps) *API {
 	a := &API{st: deps.Store, pages: deps.Engine, clock: deps.Clock, log: deps.Logger, agents: deps.Agents,
-		threads: deps.Threads, feedPast: deps.FeedPast, feedAhead: deps.FeedAhead}
+		threads: deps.Threads, feedPast: deps.FeedPast, feedAhead: deps.FeedAhead, filesBody: deps.FilesBody}
+	if a.filesBody <= 0 {
+		a.filesBody = DefaultFilesBody
+	}
 	if a.clock == nil {
 		a.clock = paging.SystemClock{}
 	}
@@ -336,14 +343,19 @@ func expand(tmpl string, c *gin.Context) string {
 // unknown fields, nothing after it. An empty body is ErrInvalid unless
 // optional.
 func decode(c *gin.Context, v any, optional bool) error {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, MaxJSONBody)
+	return decodeLimit(c, v, optional, MaxJSONBody)
+}
+
+// decodeLimit is decode with a body of at most limit bytes.
+func decodeLimit(c *gin.Context, v any, optional bool, limit int64) error {
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return fmt.Errorf("%w: at most %d bytes", errTooLarge, MaxJSONBody)
+		return fmt.Errorf("%w: at most %d bytes", errTooLarge, limit)
 	case errors.Is(err, io.EOF) && optional:
 		return nil
 	case errors.Is(err, io.EOF):
@@ -353,7 +365,7 @@ func decode(c *gin.Context, v any, optional bool) error {
 	}
 	if err := dec.Decode(&json.RawMessage{}); !errors.Is(err, io.EOF) {
 		if errors.As(err, &tooLarge) {
-			return fmt.Errorf("%w: at most %d bytes", errTooLarge, MaxJSONBody)
+			return fmt.Errorf("%w: at most %d bytes", errTooLarge, limit)
 		}
 		return fmt.Errorf("%w body: more than one JSON value", paging.ErrInvalid)
 	}

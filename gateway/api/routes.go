@@ -83,6 +83,8 @@ func (a *API) table() []*route {
 	asPerson(threadUser, http.MethodPost, "/threads/:id/members", threadUser, ScopeThreadsWrite, "thread/:id", a.addColleagues)
 	asPerson(threadUser, http.MethodPost, "/threads/:id/messages/:msg/receipt", threadUser, ScopeThreadsWrite,
 		"thread/:id/message/:msg", a.receipt)
+	asPerson(threadUser, http.MethodGet, "/threads/:id/messages/:msg/files/:n", threadUser, ScopeThreadsRead,
+		"thread/:id/message/:msg", a.readFile)
 
 	// Message templates (configuration, no PHI).
 	asPerson(templateReaderAsPerson, http.MethodGet, "/templates", everyone, ScopeThreadsRead, "templates", a.listTemplates)

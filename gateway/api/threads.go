@@ -158,13 +158,14 @@ type threadView struct {
 
 type messageView struct {
 	storage.ThreadMessage
-	Text string `json:"text"`
+	Text        string           `json:"text"`
+	Attachments []attachmentView `json:"attachments,omitempty"`
 }
 
 func viewOf(v *storage.ThreadView) threadView {
 	out := threadView{Thread: v.Thread, Subject: v.Subject.Reveal(), Messages: make([]messageView, len(v.Messages))}
 	for i, m := range v.Messages {
-		out.Messages[i] = messageView{ThreadMessage: m, Text: m.Text.Reveal()}
+		out.Messages[i] = messageView{ThreadMessage: m, Text: m.Text.Reveal(), Attachments: attachmentsOf(v.ID, m)}
 	}
 	return out
 }
@@ -186,15 +187,17 @@ func (a *API) readThread(c *gin.Context, k *call) (reply, error) {
 
 // Writing.
 
-// contentRequest is a message: text, or a template and its values.
+// contentRequest is a message: text, or a template and its values; and
+// files (the text may be empty then).
 type contentRequest struct {
 	Text     string            `json:"text,omitempty"`
 	Template string            `json:"template,omitempty"`
 	Values   map[string]string `json:"values,omitempty"`
+	Files    []fileRequest     `json:"files,omitempty"`
 }
 
 func (r *contentRequest) content() threads.Content {
-	out := threads.Content{Text: paging.NewPHI(r.Text), Template: r.Template}
+	out := threads.Content{Text: paging.NewPHI(r.Text), Template: r.Template, Files: filesOf(r.Files)}
 	if len(r.Values) > 0 {
 		out.Values = make(map[string]paging.PHI, len(r.Values))
 		for name, v := range r.Values {
@@ -242,7 +245,7 @@ func (a *API) compose(c *gin.Context, k *call) (reply, error) {
 		return reply{}, errNoThreads
 	}
 	var req composeRequest
-	if err := decode(c, &req, false); err != nil {
+	if err := a.decodeContent(c, &req); err != nil {
 		return reply{}, err
 	}
 	if req.Priority == paging.PriorityCritical && !slices.Contains(criticalSenders, k.tok.Role) {
@@ -275,7 +278,7 @@ func (a *API) postReply(c *gin.Context, k *call) (reply, error) {
 	}
 	ctx := c.Request.Context()
 	var req contentRequest
-	if err := decode(c, &req, false); err != nil {
+	if err := a.decodeContent(c, &req); err != nil {
 		return reply{}, err
 	}
 	msg, err := a.threads.Reply(ctx, caller(k), id, req.content())

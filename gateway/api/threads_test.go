@@ -443,7 +443,7 @@ func TestThreadsBadInput(t *testing.T) {
 	kim := r.personToken(api.RoleClinician, "kim")
 	before := r.audit()
 
-	big := `{"to":{"kind":"person","id":"kim"},"text":"` + strings.Repeat("x", api.MaxJSONBody) + `"}`
+	big := `{"to":{"kind":"person","id":"kim"},"text":"` + strings.Repeat("x", api.DefaultFilesBody) + `"}`
 	for _, q := range []struct {
 		name, method, path, token, body string
 		code                            int
