@@ -36,6 +36,7 @@
 // check), keys (data keys, wrapped), messages, audit, people, roles,
 // groups, pagerids, accounts, timers and outbox, each of the last two with
 // a due-time index bucket, jobresults, the threads' buckets (threads.go),
+// the chunks of their attachments, thread.attachments (attachments.go),
 // and web sign-in's account.security, sessions and sessions.user
 // (accounts.go). Schema changes are numbered
 // migrations run at Open, after a backup of the file as it was.
@@ -98,6 +99,11 @@
 //   - bbolt allows one process per file. The daemon holds it; the tools
 //     that work on a stopped store ([VerifyAuditFile], [BackupClosed],
 //     [Restore]) fail with [ErrLocked] while it runs.
+//   - An attachment has a data key of its own, sealed in its message's
+//     record; deleting the message does not crypto-erase it (the record's
+//     old page may linger in free pages, its key sealed under a store data
+//     key that lives on). Search (search.go) opens texts in memory; there
+//     is no index of them on disk.
 //   - Audit entries, staff records and job results are not encrypted: an
 //     AuditEvent's Detail, and a JobResult's Code and Note, must never hold
 //     PHI.
