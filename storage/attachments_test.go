@@ -108,18 +108,20 @@ func TestAttachmentInvalid(t *testing.T) {
 	}
 }
 
-// The bytes of an attachment and its name are in no form in the file nor
-// in a backup; a chunk moved to another attachment does not open.
+// The bytes of an attachment, its name and its message's text are in no
+// form in the file nor in a backup; a chunk moved to another attachment
+// does not open.
 func TestAttachmentSealedAtRest(t *testing.T) {
 	e, s, _ := threadStore(t)
 	ctx := context.Background()
 	const (
 		content = "ATT-MARKER-Hq73 patient Jane Roe MRN 7741 "
 		name    = "NAME-MARKER-Pw55 roe-jane.png"
+		text    = "MSG-MARKER-Yd06 see the photo of Jane Roe"
 	)
 	th, _ := direct(t, s, "dr-lee", []string{"dr-kim"}, "", "first")
 	data := fileOf(content, storage.AttachmentChunk+500)
-	msg, err := s.PostMessage(ctx, th.ID, storage.NewPost{Author: "dr-kim", Text: paging.NewPHI("see photo"),
+	msg, err := s.PostMessage(ctx, th.ID, storage.NewPost{Author: "dr-kim", Text: paging.NewPHI(text),
 		Attachments: []storage.NewAttachment{{Name: paging.NewPHI(name), Type: "image/png", Data: data},
 			{Name: paging.NewPHI("other.png"), Type: "image/png", Data: fileOf("other", 100)}}}, by)
 	if err != nil {
@@ -130,7 +132,7 @@ func TestAttachmentSealedAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	notInFiles(t, []string{e.Path, backup}, content, name)
+	notInFiles(t, []string{e.Path, backup}, content, name, text)
 
 	// Put attachment 1's chunk in place of attachment 0's first.
 	db, err := bolt.Open(e.Path, 0o600, &bolt.Options{Timeout: time.Second})
