@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -60,7 +61,10 @@ type webResult struct {
 	goLat, browserLat []time.Duration
 	// replyLat: the WCTP reply's latency (the page's durable accept), for
 	// comparison: the event follows a second commit, the route's.
-	replyLat    []time.Duration
+	replyLat []time.Duration
+	// syncLat: an fdatasync of a small file beside the store every 50 ms
+	// during the run: how the disk was doing.
+	syncLat     []time.Duration
 	submitted   int
 	rate        float64
 	lost        int // pages whose event never came
@@ -93,6 +97,8 @@ func benchWebPart(ctx context.Context, stdout io.Writer, dir string, short bool,
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP page to WebSocket event, Go sessions, max", pct(res.goLat, 100).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply (durable accept) in the same run, p50", pct(res.replyLat, 50).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply (durable accept) in the same run, p99", pct(res.replyLat, 99).Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p50", pct(res.syncLat, 50).Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p99", pct(res.syncLat, 99).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "pages/s submitted (steady rate)", res.rate, fmt.Sprintf("%.0f", wb.rate))
 	bad := p99 > targetWebP99 || len(res.goLat) == 0 || res.lost > 0 || res.failed > 0
 	if res.browserNote != "" {
@@ -274,6 +280,9 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 			replyMu.Unlock()
 		}
 	}
+	probeDone := make(chan []time.Duration, 1)
+	probeCtx, stopProbe := context.WithCancel(ctx)
+	go func() { probeDone <- syncProbe(probeCtx, cfg.Storage.DataDir, &measuring) }()
 	warm := time.Second
 	interval := time.Duration(float64(time.Second) / wb.rate)
 	start := time.Now()
@@ -315,6 +324,8 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	measuring.Store(false)
+	stopProbe()
+	res.syncLat = <-probeDone
 	res.rate = float64(res.submitted) / elapsed.Seconds()
 	res.failed = failed.Load()
 	for _, p := range people[:wb.sessions] {
@@ -328,6 +339,38 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 		res.lost += browser.pending()
 	}
 	return res, nil
+}
+
+// syncProbe writes and fdatasyncs a small file in dir every 50 ms while
+// measuring, and returns how long each took.
+func syncProbe(ctx context.Context, dir string, measuring *atomic.Bool) []time.Duration {
+	f, err := os.CreateTemp(dir, "sync-probe-")
+	if err != nil {
+		return nil
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	var out []time.Duration
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	buf := make([]byte, 4096)
+	for {
+		select {
+		case <-ctx.Done():
+			return out
+		case <-t.C:
+		}
+		t0 := time.Now()
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return out
+		}
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return out
+		}
+		if measuring.Load() {
+			out = append(out, time.Since(t0))
+		}
+	}
 }
 
 // runBenchGateway runs the opened m until the returned func stops it and
