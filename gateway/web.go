@@ -30,6 +30,7 @@ func (m *Main) newWeb() (*ui.Web, error) {
 		return nil, err
 	}
 	w, err := ui.NewWeb(ui.WebOptions{Auth: auth, Messaging: webMessaging{m}, Dispatch: webDispatch{m}, Profiles: webProfiles{m}, Files: webFiles{webMessaging{m}},
+		Admin:     newWebAdmin(m.store),
 		MaxUpload: m.cfg.Threads.AttachmentMaxSize + 64<<10, Logger: m.log})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,14 @@
 //     caching, inline only for the raster images the gateway marks
 //     ([Attachment].Inline), a download otherwise. Search is a POST, so
 //     the query (perhaps PHI) is in no URL, history or access log.
+//   - [Admin]: the administration pages under /app/admin/ (people and
+//     their migration stage, roles, groups, pager IDs with the CSV
+//     import's dry run, on call on a calendar with overrides, escalation
+//     policies, templates, accounts, the audit log with its verification)
+//     over a port the gateway implements with the JSON API's own checks
+//     (api.Admin). Administrators may use all of it, IT what the API lets
+//     IT do; every change is audited by the store and the request by the
+//     web app.
 //   - [NewAuth], [Auth]: sign-in (argon2id password, TOTP second factor
 //     with enrolment by QR code), per-address and per-account rate
 //     limits, lockout, idle timeout and lifetime of sessions, sign out,
@@ -60,6 +68,15 @@
 //     the message's event, or when the member opens the thread; a message
 //     shown only by an inbox reload after a dropped socket counts when it
 //     is opened.
-//   - Admin pages beyond sessions, the dispatcher console, the profile and
-//     the PWA shell are not here yet.
+//   - The last audit chain verification an administrator ran is kept in
+//     memory only (a restart shows "not verified"); verifying reads the
+//     whole chain.
+//   - The audit log's filters are substring matches over a scan of the
+//     chain, newest first, 1000 entries at a time; a filter matching few
+//     entries of a long chain reads all of it per page. Its CSV export
+//     stops at 200,000 entries.
+//   - An import's dry run and its apply are two requests: the file is
+//     posted again with "Apply", and the apply checks everything again
+//     (what changed in between counts), so the preview can differ from
+//     what is written.
 package ui

@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"embed"
 	"errors"
-	"fmt"
 	"html/template"
 	"image/png"
 	"io/fs"
@@ -47,6 +46,8 @@ const (
 type WebOptions struct {
 	Auth      *Auth
 	Messaging Messaging
+	// Admin serves the administration pages; nil answers them 503.
+	Admin Admin
 	// Dispatch (the dispatcher console and the hardware page) and
 	// Profiles (the profile page) are left out when nil.
 	Dispatch Dispatch
@@ -187,8 +188,7 @@ func (w *Web) Register(r *gin.Engine) {
 	g.POST("/threads/:id/ack", withThread(w.ack))
 	g.GET("/compose", w.composePage)
 	g.POST("/compose", w.compose)
-	g.GET("/admin/sessions", w.adminOnly, w.sessionsPage)
-	g.POST("/admin/sessions/revoke", w.adminOnly, w.revoke)
+	w.registerAdmin(g)
 	w.registerStaff(r, any, g)
 	w.registerFiles(r, g)
 }
@@ -311,12 +311,6 @@ func (w *Web) refuse(c *gin.Context, s Session, why string) {
 }
 
 func sessionOf(c *gin.Context) Session { return c.MustGet(keySession).(Session) }
-
-func (w *Web) adminOnly(c *gin.Context) {
-	if s := sessionOf(c); s.Role != RoleAdmin {
-		w.refuse(c, s, "administrators only")
-	}
-}
 
 // callerOf is a session as the messaging port's caller.
 func callerOf(s Session) Caller {
@@ -659,57 +653,6 @@ func (w *Web) compose(c *gin.Context) {
 		return
 	}
 	c.Redirect(http.StatusSeeOther, "/app/threads/"+id.String())
-}
-
-// Administration: sessions.
-
-type accountSessions struct {
-	Account
-	Sessions []Session
-	Locked   bool
-}
-
-func (w *Web) sessionsPage(c *gin.Context) {
-	w.showSessions(c, http.StatusOK, "")
-}
-
-func (w *Web) showSessions(c *gin.Context, status int, notice string) {
-	s := sessionOf(c)
-	ctx := c.Request.Context()
-	accs, err := w.auth.acc.Usernames(ctx)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	now := w.auth.now()
-	out := make([]accountSessions, 0, len(accs))
-	for _, a := range accs {
-		ss, err := w.auth.acc.SessionsOf(ctx, a.Username)
-		if err != nil {
-			w.fail(c, err)
-			return
-		}
-		live := ss[:0]
-		for _, x := range ss {
-			if _, over := w.auth.expired(x, now); !over {
-				live = append(live, x)
-			}
-		}
-		out = append(out, accountSessions{Account: a, Sessions: live, Locked: now.Before(a.LockedUntil)})
-	}
-	w.render(c, status, "sessions.html", page{Title: "Sessions", Page: "sessions", Session: &s, Notice: notice, Data: out})
-}
-
-func (w *Web) revoke(c *gin.Context) {
-	s := sessionOf(c)
-	username := c.PostForm("username")
-	ended, err := w.auth.Revoke(c.Request.Context(), s, username)
-	if err != nil {
-		w.fail(c, err)
-		return
-	}
-	w.endPages(ended, "revoked")
-	w.showSessions(c, http.StatusOK, fmt.Sprintf("Ended %d session(s) of %s.", len(ended), username))
 }
 
 // socket upgrades to the live-update WebSocket.

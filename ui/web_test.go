@@ -447,15 +447,16 @@ func TestSignOutAndRevoke(t *testing.T) {
 	if resp := phone.do(http.MethodPost, "/app/admin/sessions/revoke", url.Values{"csrf": {phone.csrf()}, "username": {"root"}}); resp.status != http.StatusForbidden {
 		t.Errorf("clinician revokes: %d", resp.status)
 	}
+	r.web.opts.Admin = newMemAdmin()
 	admin := r.browser()
 	admin.signin("root", "admin password 1", r.code(r.clk.Now()))
-	page := admin.do(http.MethodGet, "/app/admin/sessions", nil)
+	page := admin.do(http.MethodGet, "/app/admin/accounts", nil)
 	if page.status != http.StatusOK || !strings.Contains(page.body, `data-user="amara"`) {
-		t.Fatalf("sessions page: %d\n%s", page.status, page.body)
+		t.Fatalf("accounts page: %d\n%s", page.status, page.body)
 	}
-	if resp := admin.do(http.MethodPost, "/app/admin/sessions/revoke", url.Values{"csrf": {admin.csrf()}, "username": {"amara"}}); resp.status != http.StatusOK ||
-		!strings.Contains(resp.body, "Ended 1 session(s) of amara.") {
-		t.Fatalf("revoke: %d\n%s", resp.status, resp.body)
+	if resp := admin.do(http.MethodPost, "/app/admin/sessions/revoke", url.Values{"csrf": {admin.csrf()}, "username": {"amara"}}); resp.status != http.StatusSeeOther ||
+		!strings.Contains(resp.header.Get("Location"), "Ended+1+session%28s%29+of+amara.") {
+		t.Fatalf("revoke: %d %s", resp.status, resp.header.Get("Location"))
 	}
 	if resp := phone.do(http.MethodGet, "/app/", nil); resp.status != http.StatusSeeOther {
 		t.Errorf("revoked browser: %d", resp.status)
