@@ -188,6 +188,10 @@ func demoRecords() []storage.ImportRecord {
 					Windows: []oncall.Window{{Days: weekdays, Start: 8 * 60, End: 17 * 60}}},
 			}}},
 		always("switchboard", "switchboard", "operator"),
+		// Presence, as the profile page sets it: the charge nurse is in
+		// theatre (busy: still paged, senders see the note).
+		{Kind: storage.KindPresence, ID: "ben.lee", Value: routing.Presence{Person: "ben.lee", State: routing.PresenceBusy,
+			Note: "In theatre until 14:00"}},
 		always("it", "it-oncall", "admin"),
 		{Kind: storage.KindPolicy, ID: "standard", Value: routing.Policy{ID: "standard", Name: "Standard: stage channels, then everything after 5 min",
 			Steps:         []routing.Step{{}, {Delay: 5 * time.Minute, Channels: []paging.Channel{paging.ChannelApp, paging.ChannelPager, paging.ChannelSMS}}},

@@ -293,10 +293,24 @@ func (w *Web) changePassword(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/app/profile?saved=password")
 }
 
-// initial is the first letter of a name, for an avatar without a photo.
+// initial is the initials of a name, titles left out ("Dr Amara Okafor"
+// → "AO"), for an avatar without a photo.
 func initial(name string) string {
-	for _, r := range name {
-		return strings.ToUpper(string(r))
+	var out []string
+	for _, w := range strings.Fields(name) {
+		if t := strings.ToLower(strings.TrimSuffix(w, ".")); t == "dr" || t == "prof" {
+			continue
+		}
+		for _, r := range w {
+			out = append(out, strings.ToUpper(string(r)))
+			break
+		}
+		if len(out) == 2 {
+			break
+		}
 	}
-	return "?"
+	if len(out) == 0 {
+		return "?"
+	}
+	return strings.Join(out, "")
 }

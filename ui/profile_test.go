@@ -77,7 +77,7 @@ func TestValidTo(t *testing.T) {
 }
 
 func TestInitial(t *testing.T) {
-	for in, want := range map[string]string{"Amara Okafor": "A", "émile": "É", "": "?"} {
+	for in, want := range map[string]string{"Dr Amara Okafor": "AO", "émile": "É", "Ben Lee RN": "BL", "Dr.": "?", "": "?"} {
 		if got := initial(in); got != want {
 			t.Errorf("initial(%q) = %q, want %q", in, got, want)
 		}

@@ -14,6 +14,11 @@
     if (text !== undefined && text !== null) { e.textContent = String(text); }
     return e;
   }
+  // initials of a name, titles left out ("Dr Amara Okafor" → "AO").
+  function initials(name) {
+    var words = String(name || '?').split(/\s+/).filter(function (w) { return w && !/^(dr|prof)\.?$/i.test(w); });
+    return words.slice(0, 2).map(function (w) { return w.charAt(0).toUpperCase(); }).join('') || '?';
+  }
   function clear(e) { while (e.firstChild) { e.removeChild(e.firstChild); } }
   function clock(iso) {
     if (!iso) { return ''; }
@@ -61,7 +66,7 @@
     function rosterRow(r) {
       var li = el('li', 'responder' + (r.answer ? ' ' + r.answer : '') + (r.acked ? ' acked' : ''));
       li.dataset.person = r.person;
-      var av = el('span', 'avatar', (r.name || r.person || '?').charAt(0).toUpperCase());
+      var av = el('span', 'avatar', initials(r.name || r.person));
       li.appendChild(av);
       var who = el('div', 'who');
       who.appendChild(el('b', '', r.name));
