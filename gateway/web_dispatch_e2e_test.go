@@ -202,6 +202,8 @@ func TestDispatchConsoleInBrowser(t *testing.T) {
 		waitVisible("#live.on"),
 	)
 	eval[string](operator, `window.pbMarker = 'no reload'`)
+	doneExpr := `Array.from(document.querySelectorAll('[data-device="terminal-1"] dt')).find(e => e.textContent === 'Done / failed').nextElementSibling.textContent`
+	doneBefore := eval[string](operator, doneExpr)
 	// A page to a pager-stage nurse goes out on the paging terminal: the
 	// agent reports the job done in its next status.
 	sender := demoSender(t, root)
@@ -212,6 +214,9 @@ func TestDispatchConsoleInBrowser(t *testing.T) {
 	waitUntil(t, time.Minute, "a hardware frame", func() bool {
 		frames, _ := operator.seen()
 		return slices.Contains(frames, `{"type":"hardware"}`)
+	})
+	waitUntil(t, time.Minute, "the terminal's count of pages done, live", func() bool {
+		return eval[string](operator, doneExpr) != doneBefore
 	})
 	if m := eval[string](operator, `window.pbMarker`); m != "no reload" {
 		t.Fatalf("the hardware page reloaded (marker %q)", m)

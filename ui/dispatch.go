@@ -51,7 +51,7 @@ func (w *Web) roleGate(roles []string, why string) gin.HandlerFunc {
 func (w *Web) registerStaff(r *gin.Engine, any, g *gin.RouterGroup) {
 	w.registerPWA(r)
 	if w.opts.Profiles != nil {
-		w.registerProfile(any, g)
+		w.registerProfile(r, any, g)
 	}
 	d := w.opts.Dispatch
 	if d == nil {
@@ -66,9 +66,9 @@ func (w *Web) registerStaff(r *gin.Engine, any, g *gin.RouterGroup) {
 	console.GET("/oncall.json", w.dispatchOnCall)
 	g.POST("/threads/:id/respond", withThread(w.respond))
 	g.GET("/threads/:id/answer.json", withThread(w.answerJSON))
-	hw := g.Group("/hardware", w.roleGate(hardwareRoles, "administrators, IT and operators only"))
-	hw.GET("", w.hardwarePage)
-	hw.GET(".json", w.hardwareJSON)
+	hwGate := w.roleGate(hardwareRoles, "administrators, IT and operators only")
+	g.GET("/hardware", hwGate, w.hardwarePage)
+	g.GET("/hardware.json", hwGate, w.hardwareJSON)
 }
 
 type dispatchData struct {

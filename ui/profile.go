@@ -39,15 +39,30 @@ const (
 // (the upload's own content type is not trusted).
 var photoTypes = map[string]string{"png": "image/png", "jpeg": "image/jpeg"}
 
-func (w *Web) registerProfile(any, g *gin.RouterGroup) {
+func (w *Web) registerProfile(r *gin.Engine, any, g *gin.RouterGroup) {
 	any.GET("/profile/password", w.passwordPage)
 	any.POST("/profile/password", w.changePassword)
 	g.GET("/profile", w.profilePage)
 	g.POST("/profile/presence", w.setPresence)
 	g.POST("/profile/preferences", w.setPreferences)
 	g.GET("/profile/preferences.json", w.preferencesJSON)
-	g.POST("/profile/photo", w.setPhoto)
+	// The photo's body is bounded before the session's CSRF check parses
+	// the form.
+	r.POST("/app/profile/photo", limitBody(MaxPhotoBytes+64<<10), w.session(false), w.setPhoto)
 	g.GET("/people/:person/photo", w.photo)
+}
+
+// limitBody refuses a body over max bytes: at once by its length, or
+// when reading it passes max.
+func limitBody(max int64) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.ContentLength > max {
+			c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "too large"})
+			return
+		}
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+		c.Next()
+	}
 }
 
 // mustChangePassword sends a session whose account must change its
@@ -186,7 +201,6 @@ func (w *Web) setPhoto(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/app/profile?saved=nophoto")
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxPhotoBytes+64<<10)
 	fh, err := c.FormFile("photo")
 	if err != nil {
 		w.showProfile(c, http.StatusBadRequest, "Choose a photo of at most 512 KiB.", "")

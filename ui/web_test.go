@@ -31,6 +31,13 @@ type rig struct {
 
 func newRig(t *testing.T, mods ...func(*Policy)) *rig {
 	t.Helper()
+	return newRigWith(t, nil, mods...)
+}
+
+// newRigWith is newRig with the web app's options changed by web (the
+// console's and profile's ports).
+func newRigWith(t *testing.T, web func(*WebOptions), mods ...func(*Policy)) *rig {
+	t.Helper()
 	r := &rig{t: t, clk: &testClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}, acc: newMemAccounts(), msg: newMemMessaging()}
 	pol := Policy{LockoutAfter: 3, LockoutFor: 15 * time.Minute}
 	for _, m := range mods {
@@ -40,7 +47,11 @@ func newRig(t *testing.T, mods ...func(*Policy)) *rig {
 	if r.auth, err = NewAuth(r.acc, pol, r.clk.Now); err != nil {
 		t.Fatal(err)
 	}
-	if r.web, err = NewWeb(WebOptions{Auth: r.auth, Messaging: r.msg}); err != nil {
+	wo := WebOptions{Auth: r.auth, Messaging: r.msg}
+	if web != nil {
+		web(&wo)
+	}
+	if r.web, err = NewWeb(wo); err != nil {
 		t.Fatal(err)
 	}
 	r.acc.add(t, "amara", RoleClinician, "correct horse battery", "")
