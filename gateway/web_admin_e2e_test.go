@@ -3,8 +3,9 @@ package main
 // Administration in a real browser against `pagebridge demo`: moving a
 // nurse from the pager to the app stage sends the next page to her pager
 // ID to the app (the engine's route says so, and the page is in her
-// inbox), and a CSV import with a bad line shows it and imports nothing
-// until the file is fixed.
+// inbox); a CSV import with a bad line shows it and imports nothing
+// until the file is fixed; an account made here must change its initial
+// password at the first sign-in.
 
 import (
 	"context"
@@ -189,6 +190,28 @@ func TestWebAdminInBrowser(t *testing.T) {
 			t.Fatalf("pager ID %s after the apply: HTTP %d", id, st)
 		}
 	}
+
+	// An account made for a person signs in with its initial password
+	// and must choose its own first.
+	admin.run("create an account",
+		chromedp.Navigate(d.url("/app/admin/accounts")),
+		waitVisible("#new-account"),
+		sendKeys("#new-username", "noah.web"),
+		setValue("#new-person", "noah.fischer"),
+		setValue("#new-role", "clinician"),
+		sendKeys("#new-password", "initial password 42"),
+		click("#create-account"),
+		waitVisible(`tr[data-user="noah.web"]`),
+	)
+	noah := newTab(t, browser)
+	noah.run("first sign-in",
+		chromedp.Navigate(d.url("/app/signin")),
+		waitVisible("#username"),
+		sendKeys("#username", "noah.web"),
+		sendKeys("#password", "initial password 42"),
+		click("#signin"),
+		waitVisible("#must-change"),
+	)
 
 	// Every change is in the audit log, which verifies.
 	admin.run("the audit log",
