@@ -108,6 +108,10 @@ func TestDispatchConsoleInBrowser(t *testing.T) {
 	sofia := newTab(t, browser)
 	sofia.signIn(d, "sofia.reyes", logins.Password, "")
 
+	// Dr Okafor's open inbox: notification permission is not granted in
+	// this browser, so the page shows a banner; vibration is recorded.
+	eval[bool](amara, `window.pbVibes = []; navigator.vibrate = p => { window.pbVibes.push(p); return true; }; true`)
+
 	// The code call: critical, to the code team, from the console.
 	operator.run("code call",
 		chromedp.Navigate(d.url("/app/dispatch")),
@@ -129,6 +133,17 @@ func TestDispatchConsoleInBrowser(t *testing.T) {
 	}
 	operator.reset()
 	eval[string](operator, `window.pbMarker = 'no reload'`)
+
+	// Her page told her: a critical banner with the thread's label and no
+	// text, and the long critical vibration.
+	amara.run("the critical banner", waitVisible(`#toasts a.toast.prio-critical[href="/app/threads/`+pageID+`"]`))
+	banner := eval[string](amara, `document.querySelector('#toasts a.toast').textContent`)
+	if !strings.HasPrefix(banner, "Critical page") || !strings.Contains(banner, "9999") || strings.Contains(banner, "4W Rm 412") {
+		t.Errorf("banner %q", banner)
+	}
+	if vibes := eval[[][]int](amara, `window.pbVibes`); len(vibes) != 1 || len(vibes[0]) != 7 {
+		t.Errorf("vibration patterns %v, want the critical one", vibes)
+	}
 
 	// Dr Okafor opens the page from her inbox and is responding: the
 	// console shows it without a reload.

@@ -32,6 +32,18 @@
 //     (api.Admin). Administrators may use all of it, IT what the API lets
 //     IT do; every change is audited by the store and the request by the
 //     web app.
+//   - [Dispatch] and [Profiles] (ports_dispatch.go), optional ports: the
+//     dispatcher console (/app/dispatch: page a pager ID, person, role or
+//     group; a code call with its recipients live; on-call lookup; the
+//     pages still escalating), a page's answers from its thread
+//     (responding, can't respond), the hardware page (/app/hardware), and
+//     the profile (presence and forwarding, notification preferences, a
+//     photo, password change, must-change-password enforced).
+//     [Web.PageChanged] and [Web.HardwareChanged] tell the open consoles
+//     and hardware pages, by role, that something changed.
+//   - The PWA (pwa.go): /app/manifest.webmanifest, /app/sw.js (scope
+//     /app/) and /app/offline, served without a session; icons drawn by
+//     a test (TestIcons -icons) and committed as PNG.
 //   - [NewAuth], [Auth]: sign-in (argon2id password, TOTP second factor
 //     with enrolment by QR code), per-address and per-account rate
 //     limits, lockout, idle timeout and lifetime of sessions, sign out,
@@ -56,6 +68,18 @@
 //
 // # Caveats
 //
+//   - The service worker keeps the shell only: static files and the
+//     offline page. With no network a page opens as "offline"; nothing of
+//     a thread or the inbox is ever on the device.
+//   - Notifications exist only while a page of the app is open (no push
+//     service on-premises). They say priority and the thread's label,
+//     never a message's text; the sound needs one touch of the page first
+//     (browsers' autoplay rule), vibration a phone that has it.
+//   - The console pages a person, role or group through the first pager
+//     ID mapped to it (the engine routes by pager ID); with none, it says
+//     so and the dispatcher uses New message instead.
+//   - The hardware page's frame only says "changed": every open hardware
+//     page then fetches the whole status (small: one entry per device).
 //   - The idle timeout is exact to 15 s (a request writes the session's
 //     last-seen time only when it is older) plus the sweep of open pages
 //     (15 s).
