@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/gateway/engine"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
 )
@@ -52,6 +53,9 @@ func bypassTargets(dir routing.Directory, pid paging.PagerID, now time.Time) []a
 		}
 		for _, e := range p.Endpoints {
 			t := agentapi.BypassTarget{Via: e.Via, To: e.Address}
+			if e.POCSAG != (paging.POCSAG{}) {
+				t.POCSAG = engine.POCSAGCoding(e.POCSAG)
+			}
 			if e.Channel == paging.ChannelPager && e.Validate() == nil && !slices.Contains(out, t) {
 				out = append(out, t)
 			}

@@ -15,6 +15,9 @@ import (
 
 	"pagebridge/firmware-agent/agent"
 	"pagebridge/firmware-agent/agentapi"
+	"pagebridge/firmware-agent/pocsag"
+	"pagebridge/firmware-agent/pocsag/pocsagtest"
+	"pagebridge/firmware-agent/tap"
 	"pagebridge/gateway/paging"
 	"pagebridge/storage"
 )
@@ -175,4 +178,64 @@ func TestPOCSAGEndToEnd(t *testing.T) {
 		}
 		return len(rts) == routine+1
 	})
+}
+
+// Bypass to a transmitter: with the gateway stopped, a TAP page for a
+// pager-stage nurse whose pager is on the agent's transmitter goes on air
+// through the agent alone (the notice, no PHI, as the directory's policy
+// says); once the gateway is back the page is in its store, marked sent
+// in bypass, and the pager got it exactly once.
+func TestPOCSAGBypassWhileGatewayDown(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end: not in -short")
+	}
+	audio := filepath.Join(t.TempDir(), "tx-1.raw")
+	r := newRig(t, rigSpec{agent: func(c *agent.Config) {
+		c.Devices = append(c.Devices, agent.DeviceConfig{ID: "tx-1", Kind: agent.KindTransmitter, Port: agent.PTTNone, AudioFile: audio})
+	}})
+	r.seed(storage.Import{
+		People: []paging.Person{{ID: "noah.fischer", Name: "Noah Fischer RN", Stage: paging.StagePager,
+			Endpoints: []paging.Endpoint{{Channel: paging.ChannelPager, Address: "1234567", Via: rigAgent + "/tx-1",
+				POCSAG: paging.POCSAG{Rate: 2400, Function: 3, Kind: paging.POCSAGAlpha}}}}},
+		PagerIDs: []paging.PagerID{{ID: "4001", Target: paging.Target{Kind: paging.TargetPerson, ID: "noah.fischer"}}},
+	})
+	waitUntil(t, time.Minute, "the agent to receive the directory", func() bool {
+		b, _ := os.ReadFile(r.agLog)
+		return strings.Contains(string(b), "directory from the gateway") && strings.Contains(string(b), "pager_ids=1")
+	})
+	onAir := func() []pocsagtest.Message {
+		pcm, _ := os.ReadFile(audio)
+		msgs, err := pocsagtest.Decode(pocsagtest.SliceNRZ(pcm, pocsag.DefaultSampleRate, pocsag.Rate2400, false))
+		if err != nil {
+			t.Fatalf("audio does not decode: %v", err)
+		}
+		return msgs
+	}
+
+	r.gw.stop()
+	if reply := r.tryTAP("4001", "Bed 3 pump alarm, gateway away"); reply.Code() != tap.CodeSent {
+		t.Fatalf("page while the gateway is down: %v, want 211", reply)
+	}
+	waitUntil(t, time.Minute, "the bypassed page on air", func() bool { return len(onAir()) > 0 })
+	r.startGateway()
+	waitUntil(t, time.Minute, "the bypassed page in the gateway's store", func() bool {
+		for _, rt := range r.pages() {
+			if rt.PagerID == "4001" && len(rt.Deliveries) == 1 && len(rt.Deliveries[0].Attempts) == 1 {
+				a := rt.Deliveries[0].Attempts[0]
+				return a.State == paging.StateSent && strings.Contains(a.Note, "bypass")
+			}
+		}
+		return false
+	})
+	hc := httpClient(t, r.root, 1)
+	waitUntil(t, time.Minute, "the agent to be idle", func() bool {
+		return agentIdle(t, hc, "https://"+r.httpsAddr()+"/api/v1/agents", r.token())
+	})
+	msgs := onAir()
+	if len(msgs) != 1 {
+		t.Fatalf("%d pages on air, want the bypassed one once", len(msgs))
+	}
+	if m := msgs[0]; m.RIC != 1234567 || m.Function != 3 || !strings.Contains(m.Alpha(), "open Pagebridge") || strings.Contains(m.Alpha(), "pump") {
+		t.Errorf("on air: capcode %d function %d %q, want the notice to 1234567", m.RIC, m.Function, m.Alpha())
+	}
 }

@@ -102,8 +102,9 @@ type waiting struct {
 	in  agentapi.Inbound
 }
 
-// bypassTargets are the paging terminals of this agent that a page to
-// pagerID goes to in bypass, with the directory's policy for the text.
+// bypassTargets are the paging terminals and transmitters of this agent
+// that a page to pagerID goes to in bypass, with the directory's policy
+// for the text.
 func (a *Agent) bypassTargets(pagerID string) ([]agentapi.BypassTarget, *agentapi.Directory) {
 	dir := a.directory()
 	if dir == nil {
@@ -116,7 +117,11 @@ func (a *Agent) bypassTargets(pagerID string) ([]agentapi.BypassTarget, *agentap
 	var out []agentapi.BypassTarget
 	for _, t := range p.Bypass {
 		dev, mine := t.Device(a.cfg.Agent.ID)
-		if d := a.devices[dev]; mine && d != nil && d.cfg.Kind == KindPagingTerminal {
+		d := a.devices[dev]
+		switch {
+		case !mine || d == nil:
+		case d.cfg.Kind == KindPagingTerminal && t.POCSAG == (agentapi.POCSAG{}),
+			d.cfg.Kind == KindTransmitter && t.POCSAG != (agentapi.POCSAG{}):
 			out = append(out, t)
 		}
 	}
@@ -144,6 +149,11 @@ func (a *Agent) bypass(ctx context.Context, key paging.ID, w waiting) (bool, err
 		jk := paging.NewID(now)
 		body := agentapi.Job{Device: dev, Priority: w.in.Priority, Action: ActionTAPPage, To: t.To,
 			Text: agentapi.TextOf(text), Attempt: 1, Bypass: true}
+		if t.POCSAG != (agentapi.POCSAG{}) {
+			c, shaped := t.POCSAG.Shape(text.Reveal())
+			// The scheduler takes at most 240 characters.
+			body.Action, body.POCSAG, body.Text = ActionPOCSAGPage, &c, agentapi.Text(routing.Truncate(shaped, 240))
+		}
 		p, err := agentapi.Encode(jk, now, &body)
 		if err != nil {
 			return false, err

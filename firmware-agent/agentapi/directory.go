@@ -52,12 +52,17 @@ type DirectoryPager struct {
 	Bypass []BypassTarget `json:"bypass,omitempty"`
 }
 
-// BypassTarget is one pager reached through a paging terminal.
+// BypassTarget is one pager reached through a paging terminal, or a
+// transmitter the agent drives (POCSAG set).
 type BypassTarget struct {
 	// Via is "agent/device", or a bare device ID.
 	Via string `json:"via"`
-	// To is the pager ID or capcode the terminal knows.
+	// To is the pager ID or capcode the terminal knows, or the capcode on
+	// a transmitter.
 	To string `json:"to"`
+	// POCSAG is the pager's coding on a transmitter; zero for a paging
+	// terminal's pager.
+	POCSAG POCSAG `json:"pocsag,omitzero"`
 }
 
 // Validate checks a directory as received.
@@ -98,6 +103,9 @@ func (t BypassTarget) validate() error {
 		return fmt.Errorf("bad bypass terminal %q", t.Via)
 	case t.To == "" || len(t.To) > paging.MaxPagerIDLen:
 		return fmt.Errorf("bad bypass pager %q", t.To)
+	}
+	if t.POCSAG != (POCSAG{}) {
+		return t.POCSAG.Validate()
 	}
 	return nil
 }

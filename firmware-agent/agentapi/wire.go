@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -195,6 +196,28 @@ type POCSAG struct {
 	Function int    `json:"function"` // 0–3
 	Kind     string `json:"kind"`     // "tone", "numeric" or "alpha"
 	Group    bool   `json:"group,omitempty"`
+}
+
+// Shape fits a notice to the pager's kind: no text for a tone pager; the
+// digits, spaces and dashes for a numeric one, which becomes a tone page
+// when none are left; the text as it is for alpha. It returns the coding
+// to send with.
+func (p POCSAG) Shape(text string) (POCSAG, string) {
+	switch p.Kind {
+	case "tone":
+		return p, ""
+	case "numeric":
+		text = strings.TrimSpace(strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r == ' ' || r == '-' {
+				return r
+			}
+			return -1
+		}, text))
+		if text == "" {
+			p.Kind = "tone"
+		}
+	}
+	return p, text
 }
 
 // Validate checks the fields' ranges.

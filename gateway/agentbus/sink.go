@@ -47,7 +47,11 @@ func (s StoreSink) Inbound(ctx context.Context, agent string, key paging.ID, in 
 		Received: in.Received,
 	}
 	for _, t := range in.BypassedTo {
-		msg.Bypassed = append(msg.Bypassed, paging.Endpoint{Channel: paging.ChannelPager, Address: t.To, Via: t.Via})
+		e := paging.Endpoint{Channel: paging.ChannelPager, Address: t.To, Via: t.Via}
+		if c := t.POCSAG; c != (agentapi.POCSAG{}) {
+			e.POCSAG = paging.POCSAG{Rate: c.Rate, Function: c.Function, Kind: paging.POCSAGKind(c.Kind), Group: c.Group}
+		}
+		msg.Bypassed = append(msg.Bypassed, e)
 	}
 	if s.Prepare != nil {
 		s.Prepare(ctx, msg)
