@@ -64,12 +64,17 @@ type webResult struct {
 	replyLat []time.Duration
 	// syncLat: an fdatasync of a small file beside the store every 50 ms
 	// during the run: how the disk was doing.
-	syncLat     []time.Duration
-	submitted   int
-	rate        float64
-	lost        int // pages whose event never came
-	failed      int64
-	browserNote string
+	syncLat []time.Duration
+	// toRoute: submit until the engine started routing the page (the
+	// accept's commit, the engine's wake-up); fromRoute: from there until
+	// the event arrived (routing, the route's commit, the hub, the
+	// socket). Go sessions only.
+	toRoute, fromRoute []time.Duration
+	submitted          int
+	rate               float64
+	lost               int // pages whose event never came
+	failed             int64
+	browserNote        string
 }
 
 func pct(lat []time.Duration, p int) time.Duration {
@@ -97,6 +102,13 @@ func benchWebPart(ctx context.Context, stdout io.Writer, dir string, short bool,
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP page to WebSocket event, Go sessions, max", pct(res.goLat, 100).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply (durable accept) in the same run, p50", pct(res.replyLat, 50).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "WCTP reply (durable accept) in the same run, p99", pct(res.replyLat, 99).Round(10*time.Microsecond), "report")
+	for _, st := range []struct {
+		what string
+		lat  []time.Duration
+	}{{"submit until routing starts (accept, wake-up)", res.toRoute}, {"routing starts until the event (route commit, hub)", res.fromRoute}} {
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", st.what+", p50", pct(st.lat, 50).Round(10*time.Microsecond), "report")
+		fmt.Fprintf(stdout, "%-52s %14s %16s\n", st.what+", p99", pct(st.lat, 99).Round(10*time.Microsecond), "report")
+	}
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p50", pct(res.syncLat, 50).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p99", pct(res.syncLat, 99).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "pages/s submitted (steady rate)", res.rate, fmt.Sprintf("%.0f", wb.rate))
@@ -124,10 +136,18 @@ type webPerson struct {
 	token     string
 	// sent are the submit times of pages on their way to this person,
 	// oldest first; seen the threads already timed.
-	mu   sync.Mutex
-	sent []time.Time
-	seen map[string]bool
-	lat  []time.Duration
+	mu      sync.Mutex
+	sent    []time.Time
+	seen    map[string]bool
+	lat     []time.Duration
+	samples []webSample
+}
+
+// webSample is one timed page: its thread (the page's ID), when it was
+// submitted and when its event arrived.
+type webSample struct {
+	thread   string
+	sent, at time.Time
 }
 
 // submitted records a page's submit time.
@@ -150,6 +170,7 @@ func (p *webPerson) arrived(thread string, at time.Time, measure bool) bool {
 	p.sent = p.sent[1:]
 	if measure {
 		p.lat = append(p.lat, at.Sub(t0))
+		p.samples = append(p.samples, webSample{thread: thread, sent: t0, at: at})
 	}
 	return true
 }
@@ -332,6 +353,18 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 	res.failed = failed.Load()
 	for _, p := range people[:wb.sessions] {
 		p.mu.Lock()
+		for _, sm := range p.samples {
+			id, err := paging.ParseID(sm.thread)
+			if err != nil {
+				continue
+			}
+			// The page's thread is made as the engine routes it, before
+			// the route's commit: its creation time splits the path.
+			if th, err := m.store.Thread(ctx, id); err == nil {
+				res.toRoute = append(res.toRoute, th.Created.Sub(sm.sent))
+				res.fromRoute = append(res.fromRoute, sm.at.Sub(th.Created))
+			}
+		}
 		res.goLat = append(res.goLat, p.lat...)
 		res.lost += len(p.sent)
 		p.mu.Unlock()
