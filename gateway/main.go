@@ -62,6 +62,9 @@ commands:
                                 acknowledge a page for someone (stops its escalation; daemon running)
   token create [-config FILE | -data DIR] -name NAME -role admin|it|operator|clinician [-person ID] [-ttl D]
                                 an API token for /api/v1 (printed once; daemon running)
+  account create [-config FILE | -data DIR] -username NAME -role admin|it|operator|clinician -person ID [-name NAME]
+                                a web account with a one-time password, the person made if -name
+                                is given and the directory lacks it (daemon running)
   send    (-tap ADDR | -snpp ADDR) -pager ID [-pager ID …] TEXT
                                 a simulated sender: page over TAP (TCP) or SNPP, as nurse call or a switchboard does
   bench   [-short] [-only ingest|bus|routing|tap|sms]
@@ -121,6 +124,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdPages(ctx, rest, stdout, stderr)
 	case "ack":
 		return cmdAck(ctx, rest, stdout, stderr)
+	case "account":
+		return cmdAccount(ctx, rest, stdout, stderr)
 	case "token":
 		return cmdToken(ctx, rest, stdout, stderr)
 	case "test-page":

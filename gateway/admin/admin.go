@@ -27,6 +27,9 @@ const (
 	OpPages       = "pages"
 	OpAck         = "ack"
 	OpTokenCreate = "token-create"
+	// OpAccountCreate makes a web account (the first administrator's,
+	// on a new box) with a one-time password.
+	OpAccountCreate = "account-create"
 )
 
 type peerKey struct{}
@@ -53,6 +56,19 @@ type Request struct {
 	Ack *Ack `json:"ack,omitempty"`
 	// Token is the argument of OpTokenCreate.
 	Token *Token `json:"token,omitempty"`
+	// Account is the argument of OpAccountCreate.
+	Account *Account `json:"account,omitempty"`
+}
+
+// Account asks for a new web account for a person of the directory, or
+// for a new person of that ID and Name.
+type Account struct {
+	Username string `json:"username"`
+	Person   string `json:"person"`
+	// Name, when set, creates the person (stage app, no endpoints) if the
+	// directory lacks it.
+	Name string `json:"name,omitempty"`
+	Role string `json:"role"`
 }
 
 // Token asks for a new API token.
@@ -113,6 +129,9 @@ type Ops interface {
 	Ack(ctx context.Context, a Ack) (string, error)
 	// CreateToken makes an API token and returns its text (once).
 	CreateToken(ctx context.Context, t Token) (string, error)
+	// CreateAccount makes a web account and returns its one-time
+	// password (once).
+	CreateAccount(ctx context.Context, a Account) (string, error)
 }
 
 // Server serves Ops on a Unix socket.
@@ -281,6 +300,12 @@ func (s *Server) handle(c *net.UnixConn) {
 			break
 		}
 		result, err = s.ops.CreateToken(ctx, *req.Token)
+	case OpAccountCreate:
+		if req.Account == nil {
+			err = errors.New("account-create: no arguments")
+			break
+		}
+		result, err = s.ops.CreateAccount(ctx, *req.Account)
 	default:
 		err = fmt.Errorf("unknown operation %q", req.Op)
 	}

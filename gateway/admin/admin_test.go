@@ -45,6 +45,9 @@ func (f *fakeOps) JobResults(_ context.Context, jobs []string) (string, error) {
 func (f *fakeOps) Pages(ctx context.Context, limit int) (string, error)     { return "", nil }
 func (f *fakeOps) Ack(ctx context.Context, a Ack) (string, error)           { return "", nil }
 func (f *fakeOps) CreateToken(ctx context.Context, t Token) (string, error) { return "", nil }
+func (f *fakeOps) CreateAccount(ctx context.Context, a Account) (string, error) {
+	return "", nil
+}
 
 func TestTestPageCarriesArguments(t *testing.T) {
 	path := listen(t, &fakeOps{})
