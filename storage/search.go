@@ -43,8 +43,8 @@ type SearchReport struct {
 // attachment name goes to match, and those it accepts are returned (at
 // most maxHits, newest thread first). Only threads person is a member of
 // are opened. The search is audited as "thread.search" for by with how
-// much was searched and found, never the query, before any hit is
-// returned.
+// much was searched and which messages were found (their IDs), never the
+// query, before any hit is returned.
 func (s *Store) SearchThreads(ctx context.Context, person string, match func(text string) bool, maxThreads, maxHits int, by paging.AuditEvent) ([]SearchHit, SearchReport, error) {
 	var (
 		hits []SearchHit
@@ -120,6 +120,14 @@ func (s *Store) SearchThreads(ctx context.Context, person string, match func(tex
 		ev := by
 		ev.Action, ev.Object = "thread.search", "person/"+person
 		ev.Detail = fmt.Sprintf("searched %d threads, %d messages; %d found", rep.Threads, rep.Messages, len(hits))
+		// Which messages the hits showed (IDs, no text): the read the
+		// search made.
+		for i, h := range hits {
+			if i == 0 {
+				ev.Detail += ":"
+			}
+			ev.Detail += " " + h.Thread.ID.String() + "/" + h.Message.String()
+		}
 		return tx.appendAudit(draftAudit(at, ev))
 	})
 	if err != nil {

@@ -173,6 +173,9 @@ func TestSearchOwnThreads(t *testing.T) {
 			if strings.Contains(strings.ToLower(e.Detail), "potassium") || strings.Contains(e.Detail, "bed") {
 				t.Errorf("search audit holds the query: %+v", e)
 			}
+			if strings.HasSuffix(e.Detail, "1 found") || (strings.Contains(e.Detail, " 1 found:") && !strings.Contains(e.Detail, mine.Thread.ID.String())) {
+				t.Errorf("search audit does not name what it found: %+v", e)
+			}
 		}
 	}
 	if n != len(cases) {
