@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"pagebridge/gateway/paging"
@@ -90,12 +91,15 @@ func (p AttachmentPolicy) Check(files []File) ([]storage.NewAttachment, error) {
 }
 
 // cleanName is a file name as stored: its last element (a browser may send
-// a path), control characters dropped, at most storage's length.
+// a path), control and format characters dropped, at most storage's
+// length.
 func cleanName(name string) string {
 	name = strings.ReplaceAll(name, `\`, "/")
 	name = path.Base("/" + name)
 	name = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || r == '/' {
+		// Control and format characters (a right-to-left override
+		// makes "gnp.exe" read as "exe.png") never reach a name.
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == '/' {
 			return -1
 		}
 		return r

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/threads"
@@ -43,6 +45,7 @@ func TestAttachmentPolicy(t *testing.T) {
 		{"unix path", threads.File{Name: "../../etc/a.png", Data: img}, "image/png", "a.png", nil},
 		{"control characters", threads.File{Name: "a\r\nb.png", Data: img}, "image/png", "ab.png", nil},
 		{"no name", threads.File{Data: img}, "image/png", "file", nil},
+		{"right-to-left override", threads.File{Name: "x\u202egnp.pdf", Data: img}, "image/png", "xgnp.pdf", nil},
 		{"html named png", threads.File{Name: "x.png", Data: []byte("<html><script>alert(1)</script>")}, "", "", threads.ErrFileType},
 		{"svg", threads.File{Name: "x.svg", Data: []byte(`<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`)}, "", "", threads.ErrFileType},
 		{"binary", threads.File{Name: "x.png", Data: []byte{0, 1, 2, 3, 0xff, 0xfe}}, "", "", threads.ErrFileType},
@@ -181,4 +184,49 @@ func TestSearchOwnThreads(t *testing.T) {
 	if n != len(cases) {
 		t.Errorf("%d searches audited, want %d", n, len(cases))
 	}
+}
+
+// A query that parses matches its own text; none panics.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"potassium bed 12", "Dupré", "  x  y ", "\xff", strings.Repeat("ab ", 20), "İstanbul ß ﬁ"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q, err := threads.ParseQuery(s)
+		if err != nil {
+			if !errors.Is(err, paging.ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		if !q.Match(s) {
+			t.Fatalf("query %q does not match its own text", s)
+		}
+	})
+}
+
+// Whatever name and bytes come, Check stores a clean name and an allowed
+// type, or refuses with ErrInvalid.
+func FuzzAttachmentCheck(f *testing.F) {
+	f.Add("a.png", []byte("\x89PNG\r\n\x1a\n"))
+	f.Add(`C:\x\..\y.txt`, []byte("text"))
+	f.Add("\x00\n/", []byte("%PDF-"))
+	f.Add(strings.Repeat("é", 200), []byte("GIF89a"))
+	f.Fuzz(func(t *testing.T, name string, data []byte) {
+		p := threads.DefaultAttachmentPolicy
+		got, err := p.Check([]threads.File{{Name: name, Data: data}})
+		if err != nil {
+			if !errors.Is(err, paging.ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		n := got[0].Name.Reveal()
+		if n == "" || len(n) > storage.MaxAttachmentNameLen || !utf8.ValidString(n) || strings.ContainsAny(n, "/\\\x00\n\r\x7f") {
+			t.Fatalf("name %q stored from %q", n, name)
+		}
+		if !slices.Contains(p.Types, got[0].Type) {
+			t.Fatalf("type %q stored", got[0].Type)
+		}
+	})
 }
