@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"pagebridge/gateway/api"
@@ -19,11 +20,20 @@ import (
 type webAdmin struct {
 	st *storage.Store
 	ad api.Admin
+	// last is the last verification of the audit chain.
+	last *lastVerify
+}
+
+type lastVerify struct {
+	mu    sync.Mutex
+	state *ui.AuditState
 }
 
 var _ ui.Admin = webAdmin{}
 
-func newWebAdmin(st *storage.Store) webAdmin { return webAdmin{st: st, ad: api.NewAdmin(st)} }
+func newWebAdmin(st *storage.Store) webAdmin {
+	return webAdmin{st: st, ad: api.NewAdmin(st), last: &lastVerify{}}
+}
 
 // adminErr maps the store's refusal of a delete to the port's.
 func adminErr(err error) error {
@@ -147,14 +157,25 @@ func (w webAdmin) VerifyAudit(ctx context.Context) (ui.AuditState, error) {
 	st := ui.AuditState{Checked: time.Now()}
 	if ae, ok := errors.AsType[*storage.AuditError](err); ok {
 		st.Problem = ae.Error()
-		return st, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return st, err
+	} else {
+		st.OK, st.Entries, st.First, st.Last, st.HeadHash = true, r.Entries, r.First, r.Head.Seq, r.Head.Hash
+		if r.Anchor != nil {
+			st.PrunedBefore = r.Anchor.First
+		}
 	}
-	st.OK, st.Entries, st.First, st.Last, st.HeadHash = true, r.Entries, r.First, r.Head.Seq, r.Head.Hash
-	if r.Anchor != nil {
-		st.PrunedBefore = r.Anchor.First
-	}
+	w.last.mu.Lock()
+	w.last.state = &st
+	w.last.mu.Unlock()
 	return st, nil
+}
+
+func (w webAdmin) LastVerify(context.Context) (ui.AuditState, bool, error) {
+	w.last.mu.Lock()
+	defer w.last.mu.Unlock()
+	if w.last.state == nil {
+		return ui.AuditState{}, false, nil
+	}
+	return *w.last.state, true, nil
 }

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alexedwards/argon2id"
@@ -214,12 +213,6 @@ type auditData struct {
 	FromText, ToText string
 }
 
-// lastVerify is the last verification's result, shared by the pages.
-var lastVerify struct {
-	sync.Mutex
-	state *AuditState
-}
-
 // scanBack returns up to n entries matching f with seq < before, newest
 // first, and the seq to go on from (0: no older entries).
 func (w *Web) scanBack(c *gin.Context, f AuditFilter, before uint64, n int) ([]AuditEntry, uint64, error) {
@@ -279,9 +272,12 @@ func (w *Web) auditPage(c *gin.Context) {
 		q.Del("before")
 		d.CSV = "/app/admin/audit.csv?" + q.Encode()
 	}
-	lastVerify.Lock()
-	d.Verify = lastVerify.state
-	lastVerify.Unlock()
+	if st, ok, err := w.opts.Admin.LastVerify(c.Request.Context()); err != nil {
+		w.fail(c, err)
+		return
+	} else if ok {
+		d.Verify = &st
+	}
 	status := http.StatusOK
 	if bad != "" {
 		status = http.StatusBadRequest
@@ -343,10 +339,6 @@ func (w *Web) verifyAudit(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	st.Checked = w.auth.now()
-	lastVerify.Lock()
-	lastVerify.state = &st
-	lastVerify.Unlock()
 	msg := "The audit chain verified."
 	if !st.OK {
 		msg = "The audit chain did NOT verify: " + st.Problem

@@ -94,6 +94,7 @@ type memAdmin struct {
 	unlocked  []string
 	audit     []AuditEntry
 	writes    []paging.AuditEvent
+	verified  *AuditState
 }
 
 func newMemAdmin() *memAdmin {
@@ -129,7 +130,7 @@ func newMemAdmin() *memAdmin {
 				Shift: oncall.Length{N: 1, Unit: oncall.UnitWeek}}}}}}
 	m.policies = &memRecords[routing.Policy]{m: m, id: func(p *routing.Policy) string { return p.ID }, check: (*routing.Policy).Validate}
 	m.templates = &memRecords[Template]{m: m, id: func(t *Template) string { return t.Name }, check: func(t *Template) error {
-		if strings.Count(t.Text, "{{") != strings.Count(t.Text, "}}") {
+		if strings.Count(t.Text, "{") != strings.Count(t.Text, "}") {
 			return fmt.Errorf("%w template %s: a placeholder is not closed", paging.ErrInvalid, t.Name)
 		}
 		return nil
@@ -223,7 +224,19 @@ func (m *memAdmin) AuditBounds(context.Context) (uint64, uint64, error) {
 }
 
 func (m *memAdmin) VerifyAudit(context.Context) (AuditState, error) {
-	return AuditState{OK: true, Entries: uint64(len(m.audit)), First: 1, Last: uint64(len(m.audit)), HeadHash: "ab12"}, nil
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.verified = &AuditState{OK: true, Entries: uint64(len(m.audit)), First: 1, Last: uint64(len(m.audit)), HeadHash: "ab12"}
+	return *m.verified, nil
+}
+
+func (m *memAdmin) LastVerify(context.Context) (AuditState, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.verified == nil {
+		return AuditState{}, false, nil
+	}
+	return *m.verified, true, nil
 }
 
 // adminRig is the web app's rig with an Admin port and an administrator
@@ -568,11 +581,11 @@ func TestAdminPoliciesAndTemplates(t *testing.T) {
 	if bad.status != http.StatusBadRequest || !strings.Contains(bad.body, "is not a duration") {
 		t.Fatalf("bad delay: %d", bad.status)
 	}
-	tpl := b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {{ext"}})
+	tpl := b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {ext"}})
 	if tpl.status != http.StatusBadRequest || !strings.Contains(tpl.body, "a placeholder is not closed") {
 		t.Fatalf("bad template: %d", tpl.status)
 	}
-	location(t, b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {{ext}}"}}))
+	location(t, b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {ext}"}}))
 	if len(ad.templates.items) != 1 {
 		t.Fatalf("templates: %+v", ad.templates.items)
 	}

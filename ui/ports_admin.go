@@ -111,5 +111,8 @@ type Admin interface {
 	// order; AuditBounds the first and last seq kept (0, 0: none).
 	AuditEntries(ctx context.Context, from uint64, limit int) ([]AuditEntry, error)
 	AuditBounds(ctx context.Context) (first, last uint64, err error)
+	// VerifyAudit checks the whole chain; LastVerify returns what the
+	// last check found (false: none since the gateway started).
 	VerifyAudit(ctx context.Context) (AuditState, error)
+	LastVerify(ctx context.Context) (AuditState, bool, error)
 }
