@@ -128,8 +128,9 @@ func (a *Agent) bypassTargets(pagerID string) ([]agentapi.BypassTarget, *agentap
 	return out, dir
 }
 
-// bypass passes the page under key straight to its paging terminals and
-// marks it bypassed for the gateway, in one spool commit. It reports
+// bypass passes the page under key straight to its paging terminals or
+// transmitters and marks it bypassed for the gateway, in one spool
+// commit. It reports
 // whether it did: not when nothing of this agent's carries the ID, nor
 // when the gateway acknowledged the page meanwhile.
 func (a *Agent) bypass(ctx context.Context, key paging.ID, w waiting) (bool, error) {
@@ -178,7 +179,7 @@ func (a *Agent) bypass(ctx context.Context, key paging.ID, w waiting) (bool, err
 	}
 	a.bypassed.Add(1)
 	a.poke() // the status says so
-	a.log.Warn("gateway unreachable: page passed straight to the paging terminal", "line", w.dev.cfg.ID,
+	a.log.Warn("gateway unreachable: page passed straight to the paging terminal or transmitter", "line", w.dev.cfg.ID,
 		"page", key, "pager_id", in.PagerID, "terminals", len(targets), "priority", in.Priority)
 	return true, nil
 }

@@ -47,8 +47,8 @@ type AgentConfig struct {
 	CommitLinger Duration `toml:"commit_linger"`
 	// BypassAfter: once the gateway has not taken a page from a TAP line
 	// for this long (bus or gateway down), the agent passes pages for
-	// pager-stage and both-stage IDs straight to their paging terminal,
-	// and tells the gateway when it is back. Default 30s.
+	// pager-stage and both-stage IDs straight to their paging terminal or
+	// transmitter, and tells the gateway when it is back. Default 30s.
 	BypassAfter Duration `toml:"bypass_after"`
 }
 
@@ -102,7 +102,8 @@ type DeviceConfig struct {
 	// "critical").
 	PriorityRules []paging.PriorityRule `toml:"priority_rule"`
 	// Bypass is "on" (the default) or "off": whether pages from this line
-	// go straight to the paging terminal while the gateway is unreachable.
+	// go straight to the paging terminal or transmitter while the gateway
+	// is unreachable.
 	Bypass string `toml:"bypass"`
 	// Allow lists the source networks (CIDR) that may connect to a
 	// listen:// line; empty allows loopback only.
