@@ -14,6 +14,12 @@
 //     those that must act as a person to.
 //   - [CreateToken]: an API token, for bootstrapping the first admin
 //     token from the command line.
+//   - [Admin] ([NewAdmin]): the same configuration writes for the web
+//     app's administration pages — [Records] of people, roles, groups,
+//     pager IDs, schedules and policies with the API's checks and in-use
+//     refusals, templates with the placeholder check, and the CSV import
+//     (with a dry run that says per row whether it is new, changed or
+//     unchanged) and export. The handlers here call the same functions.
 //
 // # Authorisation
 //
