@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-		"pagebridge/gateway/engine"
+	"pagebridge/gateway/engine"
 	"pagebridge/gateway/oncall"
 	"pagebridge/gateway/paging"
 	"pagebridge/gateway/routing"
@@ -155,18 +155,20 @@ func (d webDispatch) Roster(ctx context.Context, page paging.ID) (ui.Roster, err
 	if r.Acked != nil {
 		out.Page.AckedBy = n.of(r.Acked.Person)
 	}
-	seen := map[string]bool{}
+	// One line per person: a person reached again (a repeat, a later
+	// step) keeps one line with every attempt and the latest delivery.
 	for _, dl := range r.Deliveries {
-		if seen[dl.PersonID] {
-			continue
+		i := slices.IndexFunc(out.Responders, func(rp ui.Responder) bool { return rp.Person == dl.PersonID })
+		if i < 0 {
+			out.Responders = append(out.Responders, ui.Responder{Person: dl.PersonID, Name: n.of(dl.PersonID), Reason: dl.Reason, Channels: []string{}})
+			i = len(out.Responders) - 1
 		}
-		seen[dl.PersonID] = true
-		rp := ui.Responder{Person: dl.PersonID, Name: n.of(dl.PersonID), Reason: dl.Reason, Delivery: dl.State,
-			Acked: dl.State == paging.StateAcknowledged || r.Acked != nil && r.Acked.Person == dl.PersonID, Channels: []string{}}
+		rp := &out.Responders[i]
+		rp.Delivery = dl.State
+		rp.Acked = rp.Acked || dl.State == paging.StateAcknowledged || r.Acked != nil && r.Acked.Person == dl.PersonID
 		for _, a := range dl.Attempts {
 			rp.Channels = append(rp.Channels, string(a.Channel)+" "+string(a.State))
 		}
-		out.Responders = append(out.Responders, rp)
 	}
 	for _, a := range answers {
 		i := slices.IndexFunc(out.Responders, func(rp ui.Responder) bool { return rp.Person == a.Person })
@@ -316,8 +318,9 @@ func signalBars(rssi int) int {
 var knownDeviceFields = []string{"id", "kind", "state", "since", "error", "queue", "done", "failed", "signal", "registration", "operator", "sim"}
 
 // extraFields lists what a device's status (an agentapi.DeviceStatus)
-// carries beyond the known fields (a transmitter's air time, say),
-// flattened one level, as label and value, in key order.
+// carries beyond the known fields (a transmitter's air time, say), in key
+// order, as label and value: an object's fields one level down under its
+// name as group, anything deeper as JSON.
 func extraFields(d any) []ui.Field {
 	b, err := json.Marshal(d)
 	if err != nil {
@@ -328,46 +331,60 @@ func extraFields(d any) []ui.Field {
 		return nil
 	}
 	var out []ui.Field
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			keys := make([]string, 0, len(x))
-			for k := range x {
-				keys = append(keys, k)
+	for _, k := range sortedKeys(m) {
+		if slices.Contains(knownDeviceFields, k) {
+			continue
+		}
+		sub, ok := m[k].(map[string]any)
+		if !ok {
+			if v, ok := fieldValue(m[k]); ok {
+				out = append(out, ui.Field{Label: fieldLabel(k), Value: v})
 			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				if prefix == "" && slices.Contains(knownDeviceFields, k) {
-					continue
-				}
-				label := k
-				if prefix != "" {
-					label = prefix + " · " + k
-				}
-				if _, nested := x[k].(map[string]any); nested && prefix != "" {
-					nb, _ := json.Marshal(x[k])
-					out = append(out, ui.Field{Label: fieldLabel(label), Value: string(nb)})
-					continue
-				}
-				walk(label, x[k])
+			continue
+		}
+		for _, sk := range sortedKeys(sub) {
+			if v, ok := fieldValue(sub[sk]); ok {
+				out = append(out, ui.Field{Group: fieldLabel(k), Label: fieldLabel(sk), Value: v})
 			}
-		case nil:
-		case string:
-			out = append(out, ui.Field{Label: fieldLabel(prefix), Value: x})
-		case float64:
-			out = append(out, ui.Field{Label: fieldLabel(prefix), Value: strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", x), "0"), ".")})
-		default:
-			vb, _ := json.Marshal(x)
-			out = append(out, ui.Field{Label: fieldLabel(prefix), Value: string(vb)})
 		}
 	}
-	walk("", m)
 	return out
 }
 
-// fieldLabel turns a JSON key into words ("air_time_s" → "air time s").
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// fieldValue is a JSON value in words; false for null.
+func fieldValue(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		return x, true
+	case float64:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.3f", x), "0"), "."), true
+	case bool:
+		if x {
+			return "yes", true
+		}
+		return "no", true
+	}
+	b, _ := json.Marshal(v)
+	return string(b), true
+}
+
+// fieldLabel turns a JSON key into words: "air_time" → "Air time",
+// "used_s" → "Used (s)".
 func fieldLabel(k string) string {
+	if strings.HasSuffix(k, "_s") {
+		k = strings.TrimSuffix(k, "_s") + " (s)"
+	}
 	k = strings.ReplaceAll(k, "_", " ")
 	if k == "" {
 		return k

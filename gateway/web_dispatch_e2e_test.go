@@ -299,6 +299,7 @@ func TestDispatchConsoleInBrowser(t *testing.T) {
 		shoot(amara, d, shots, "thread", "/app/threads/"+pageID, "#messages li")
 		shoot(operator, d, shots, "dispatch", "/app/dispatch?page="+pageID, "#roster li.responder")
 		shoot(operator, d, shots, "hardware", "/app/hardware", `[data-device="modem-1"] .bars`)
+		shoot(amara, d, shots, "profile", "/app/profile", "#presence-form")
 		t.Logf("screenshots in %s", shots)
 	}
 }

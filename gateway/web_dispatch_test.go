@@ -39,9 +39,9 @@ func TestExtraFields(t *testing.T) {
 	}
 	got := extraFields(future{DeviceStatus: agentapi.DeviceStatus{ID: "tx-1", Kind: "transmitter", State: "ready"},
 		AirTime: &airTime{QueuedCritical: 1, Transmitting: true, Used: 12.5, Deeper: map[string]string{"a": "b"}}, Note: "site B"})
-	f := func(label, value string) ui.Field { return ui.Field{Label: label, Value: value} }
-	want := []ui.Field{f("Air time · deeper", `{"a":"b"}`), f("Air time · queued critical", "1"), f("Air time · transmitting", "true"),
-		f("Air time · used s", "12.5"), f("Note", "site B")}
+	f := func(group, label, value string) ui.Field { return ui.Field{Group: group, Label: label, Value: value} }
+	want := []ui.Field{f("Air time", "Deeper", `{"a":"b"}`), f("Air time", "Queued critical", "1"), f("Air time", "Transmitting", "yes"),
+		f("Air time", "Used (s)", "12.5"), f("", "Note", "site B")}
 	if len(got) != len(want) {
 		t.Fatalf("extra fields %+v, want %+v", got, want)
 	}
@@ -53,7 +53,7 @@ func TestExtraFields(t *testing.T) {
 }
 
 func TestFieldLabel(t *testing.T) {
-	for in, want := range map[string]string{"air_time_s": "Air time s", "airtime · headroom_s": "Airtime · headroom s", "": ""} {
+	for in, want := range map[string]string{"air_time": "Air time", "headroom_s": "Headroom (s)", "duty_limit": "Duty limit", "": ""} {
 		if got := fieldLabel(in); got != want {
 			t.Errorf("fieldLabel(%q) = %q, want %q", in, got, want)
 		}

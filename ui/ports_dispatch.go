@@ -94,9 +94,10 @@ type OnCallView struct {
 	Next []OnCallPerson `json:"next"`
 }
 
-// Field is one label and value of a device's status.
+// Field is one label and value of a device's status; Group names the
+// part of the status it belongs to ("Air time"), "" for none.
 type Field struct {
-	Label, Value string
+	Group, Label, Value string
 }
 
 // HardwareDevice is a device of an agent as the hardware page shows it.

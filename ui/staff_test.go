@@ -74,7 +74,7 @@ func (m *memStaff) Answer(_ context.Context, as Caller, thread paging.ID) (strin
 
 func (m *memStaff) Hardware(context.Context) ([]HardwareAgent, error) {
 	return []HardwareAgent{{ID: "agent-1", State: "online", Devices: []HardwareDevice{{Device: Device{ID: "modem-1", Kind: "modem", State: "ready"},
-		Signal: 20, Bars: 4, Extra: []Field{{Label: "Air time · used s", Value: "12.5"}}}}}}, nil
+		Signal: 20, Bars: 4, Extra: []Field{{Group: "Air time", Label: "Used (s)", Value: "12.5"}}}}}}, nil
 }
 
 func (m *memStaff) Profile(_ context.Context, as Caller) (ProfileView, error) {
@@ -154,7 +154,7 @@ func TestConsoleAndHardwareByRole(t *testing.T) {
 	b := r.browser()
 	b.signin("disp", "dispatcher pass", "")
 	hw := b.do(http.MethodGet, "/app/hardware", nil)
-	for _, want := range []string{`data-device="modem-1"`, `class="bars b4"`, "Air time · used s", "12.5"} {
+	for _, want := range []string{`data-device="modem-1"`, `class="bars b4"`, `<dt class="group">Air time</dt><dt>Used (s)</dt><dd>12.5</dd>`} {
 		if !strings.Contains(hw.body, want) {
 			t.Errorf("hardware page lacks %q", want)
 		}

@@ -198,9 +198,11 @@
       for (var i = 0; i < 4; i++) { s.appendChild(el('i')); }
       return s;
     };
+    // dl lists [label, value] pairs; a [group] alone heads those after it.
     function dl(pairs) {
       var d = el('dl');
       pairs.forEach(function (p) {
+        if (p.length === 1) { d.appendChild(el('dt', 'group', p[0])); return; }
         if (p[1] === '' || p[1] === undefined || p[1] === null) { return; }
         d.appendChild(el('dt', '', p[0]));
         d.appendChild(el('dd', '', p[1]));
@@ -226,7 +228,11 @@
       }
       var pairs = [['Network', v.Registration], ['Operator', v.Operator], ['SIM', v.SIM], ['Queue', String(v.Queue)],
         ['Done / failed', v.Done + ' / ' + v.Failed], ['Since', clock(v.Since)]];
-      (v.Extra || []).forEach(function (f) { pairs.push([f.Label, f.Value]); });
+      var group = '';
+      (v.Extra || []).forEach(function (f) {
+        if (f.Group && f.Group !== group) { group = f.Group; pairs.push([group]); }
+        pairs.push([f.Label, f.Value]);
+      });
       a.appendChild(dl(pairs));
       if (v.Error) { a.appendChild(el('p', 'error small', v.Error)); }
       return a;
