@@ -257,6 +257,9 @@ func (w *Web) answerJSON(c *gin.Context, s Session, id paging.ID) {
 // PageChanged tells the open consoles that a page's route or answers
 // changed (state and event only: no PHI). It never blocks.
 func (w *Web) PageChanged(page paging.ID, state, event string) {
+	if !w.hub.anyRole(dispatchRoles) {
+		return // no console open: nothing to queue (a console opened later reads it all)
+	}
 	frame, _ := json.Marshal(map[string]string{"type": "page", "page": page.String(), "state": state, "event": event})
 	w.hub.publish(notice{frame: frame, roles: dispatchRoles})
 }
@@ -268,6 +271,22 @@ func (w *Web) HardwareChanged() {
 }
 
 var hardwareFrame = []byte(`{"type":"hardware"}`)
+
+// anyRole reports whether a page of a session of one of roles is open
+// (the pages of one session share its role: one look per session).
+func (h *hub) anyRole(roles []string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, set := range h.bySession {
+		for c := range set {
+			if slices.Contains(roles, c.sess.Role) {
+				return true
+			}
+			break
+		}
+	}
+	return false
+}
 
 // toRoles hands a notice's frame to every open page of a session whose
 // role is one of its roles.
