@@ -142,13 +142,16 @@ type DeviceConfig struct {
 
 	// For espa-line devices (a nurse call system or PBX is the ESPA 4.4.4
 	// control station, we are its paging system; priority, priority_rule
-	// and idle_timeout apply too):
+	// and idle_timeout apply too) and espa-system devices (we are the
+	// control station of an ESPA paging system, a DECT messaging server,
+	// and forward page jobs to it as calls):
 
 	// ESPADialect is "standard" (the default) or "ascom" (the
 	// Ascom/Ericsson records 9, A, C and D).
 	ESPADialect string `toml:"espa_dialect"`
-	// ESPAAddress is our station address, "0" to "9" (default "2");
-	// ESPAControl the control station's (default "1").
+	// ESPAAddress is the paging system's station address, "0" to "9"
+	// (default "2": ours on an espa-line); ESPAControl the control
+	// station's (default "1": ours on an espa-system).
 	ESPAAddress string `toml:"espa_address"`
 	ESPAControl string `toml:"espa_control"`
 
@@ -432,9 +435,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.allow: only for listen:// lines", key)
 		}
 		switch d.Kind {
-		case KindModem, KindPagingTerminal, KindTAPLine, KindESPALine, KindTransmitter, KindLoopback:
+		case KindModem, KindPagingTerminal, KindTAPLine, KindESPALine, KindESPASystem, KindTransmitter, KindLoopback:
 		default:
-			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line, transmitter, loopback)", key, d.Kind)
+			return fmt.Errorf("%s.kind: unknown kind %q (modem, paging-terminal, tap-line, espa-line, espa-system, transmitter, loopback)", key, d.Kind)
 		}
 		seen[d.ID] = true
 		if d.MaxInFlight == 0 && d.Kind == KindTransmitter {

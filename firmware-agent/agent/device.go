@@ -49,6 +49,7 @@ var actions = map[string][]string{
 	KindModem:          {ActionSMSSend},
 	KindModemPool:      {ActionSMSSend},
 	KindESPALine:       {ActionESPAStatus},
+	KindESPASystem:     {ActionTAPPage},
 	KindTransmitter:    {ActionPOCSAGPage},
 }
 
@@ -207,6 +208,8 @@ func (d *device) run(ctx context.Context) {
 	switch d.cfg.Kind {
 	case KindPagingTerminal:
 		s = d.tapClientSession
+	case KindESPASystem:
+		s = d.espaSystemSession
 	case KindTAPLine:
 		s = func(ctx context.Context, rw io.ReadWriter, ready func()) error {
 			ready()

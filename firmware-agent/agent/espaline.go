@@ -21,9 +21,9 @@ const ActionESPAStatus = "espa.status"
 // espaConfig returns the outstation configuration of an espa-line device.
 // For other kinds it is an error to set an espa_ key.
 func (d DeviceConfig) espaConfig() (espa.OutstationConfig, error) {
-	if d.Kind != KindESPALine {
+	if d.Kind != KindESPALine && d.Kind != KindESPASystem {
 		if d.ESPADialect != "" || d.ESPAAddress != "" || d.ESPAControl != "" {
-			return espa.OutstationConfig{}, errors.New("espa_dialect, espa_address and espa_control are for espa-line devices")
+			return espa.OutstationConfig{}, errors.New("espa_dialect, espa_address and espa_control are for espa-line and espa-system devices")
 		}
 		return espa.OutstationConfig{}, nil
 	}
