@@ -261,6 +261,10 @@ func (w *Web) saveSchedule(c *gin.Context) {
 		return
 	}
 	if old, ok := find(scheds, func(s *oncall.Schedule) string { return s.ID }, s.ID); ok {
+		if c.PostForm("new") == "1" {
+			fail(fmt.Errorf("%w: there is already a schedule %s", paging.ErrInvalid, s.ID))
+			return
+		}
 		s.Overrides = old.Overrides
 	}
 	names, parts, starts, ns, units, wins := c.PostFormArray("layer_name"), c.PostFormArray("layer_participants"),

@@ -558,6 +558,21 @@ func TestAdminOnCall(t *testing.T) {
 	if !strings.HasPrefix(q.Get("error"), "Override not added:") || len(ad.schedules.items[0].Overrides) != 1 {
 		t.Fatalf("an override ending before it starts: %q", q.Get("error"))
 	}
+	// A rotation saved from the schedule's form keeps its overrides; the
+	// new-schedule form does not replace a schedule of the same ID.
+	_, q = location(t, b.do(http.MethodPost, "/app/admin/schedules", url.Values{"csrf": {csrf}, "id": {"cardio"}, "role": {"cardio"},
+		"name": {"Cardiology"}, "time_zone": {"UTC"}, "layer_name": {"weekly", ""}, "layer_participants": {"amara, ben", ""},
+		"layer_start": {"2026-01-05T08:00", ""}, "layer_n": {"1", "1"}, "layer_unit": {"week", "week"}, "layer_windows": {"", ""}}))
+	if s := ad.schedules.items[0]; q.Get("done") != "Saved schedule cardio." || len(s.Overrides) != 1 || !slices.Equal(s.Layers[0].Participants, []string{"amara", "ben"}) ||
+		len(s.Layers) != 1 {
+		t.Fatalf("rotation saved: %v %+v", q, s)
+	}
+	_, q = location(t, b.do(http.MethodPost, "/app/admin/schedules", url.Values{"csrf": {csrf}, "new": {"1"}, "id": {"cardio"}, "role": {"cardio"},
+		"time_zone": {"UTC"}, "layer_name": {"x"}, "layer_participants": {"ben"}, "layer_start": {"2026-01-05T08:00"}, "layer_n": {"1"},
+		"layer_unit": {"day"}, "layer_windows": {""}}))
+	if !strings.Contains(q.Get("error"), "already a schedule cardio") || len(ad.schedules.items[0].Layers[0].Participants) != 2 {
+		t.Fatalf("a new schedule over an old one: %v", q)
+	}
 	month := b.do(http.MethodGet, "/app/admin/oncall?role=cardio&view=month&start=2026-03-10", nil)
 	if month.status != 200 || strings.Count(month.body, "data-date=") != 42 {
 		t.Fatalf("March 2026 starts on a Sunday and needs 6 weeks: %d cells", strings.Count(month.body, "data-date="))
