@@ -179,6 +179,21 @@ func find[T any](items []T, id func(*T) string, want string) (T, bool) {
 	return zero, false
 }
 
+// put writes v through r; from an add form (which posts new=1) it
+// refuses an ID already taken instead of replacing that record.
+func put[T any](c *gin.Context, r Records[T], v T, id func(*T) string) error {
+	if c.PostForm("new") == "1" {
+		items, err := r.List(c.Request.Context())
+		if err != nil {
+			return err
+		}
+		if _, ok := find(items, id, id(&v)); ok {
+			return fmt.Errorf("%w: %s is taken; edit it instead", paging.ErrInvalid, id(&v))
+		}
+	}
+	return r.Put(c.Request.Context(), v, by(c))
+}
+
 // esc escapes a query value.
 func esc(s string) string { return url.QueryEscape(s) }
 

@@ -305,7 +305,7 @@ func (w *Web) policyIDs(c *gin.Context) ([]string, error) {
 func (w *Web) saveRole(c *gin.Context) {
 	r := paging.Role{ID: strings.TrimSpace(c.PostForm("id")), Name: strings.TrimSpace(c.PostForm("name")),
 		Policy: c.PostForm("policy")}
-	w.saveAndBack(c, w.opts.Admin.Roles().Put(c.Request.Context(), r, by(c)), "/app/admin/directory", "Saved role "+r.ID+".", w.showDirectory)
+	w.saveAndBack(c, put(c, w.opts.Admin.Roles(), r, func(r *paging.Role) string { return r.ID }), "/app/admin/directory", "Saved role "+r.ID+".", w.showDirectory)
 }
 
 func (w *Web) deleteRole(c *gin.Context) {
@@ -315,7 +315,7 @@ func (w *Web) deleteRole(c *gin.Context) {
 func (w *Web) saveGroup(c *gin.Context) {
 	g := paging.Group{ID: strings.TrimSpace(c.PostForm("id")), Name: strings.TrimSpace(c.PostForm("name")),
 		Members: words(c.PostForm("members"))}
-	w.saveAndBack(c, w.opts.Admin.Groups().Put(c.Request.Context(), g, by(c)), "/app/admin/directory", "Saved group "+g.ID+".", w.showDirectory)
+	w.saveAndBack(c, put(c, w.opts.Admin.Groups(), g, func(g *paging.Group) string { return g.ID }), "/app/admin/directory", "Saved group "+g.ID+".", w.showDirectory)
 }
 
 func (w *Web) deleteGroup(c *gin.Context) {
@@ -377,7 +377,7 @@ func (w *Web) savePagerID(c *gin.Context) {
 		return
 	}
 	p.Priority = prio
-	w.saveAndBack(c, w.opts.Admin.PagerIDs().Put(c.Request.Context(), p, by(c)), "/app/admin/pagerids", "Saved pager ID "+p.ID+".", w.showPagerIDs)
+	w.saveAndBack(c, put(c, w.opts.Admin.PagerIDs(), p, func(p *paging.PagerID) string { return p.ID }), "/app/admin/pagerids", "Saved pager ID "+p.ID+".", w.showPagerIDs)
 }
 
 func (w *Web) deletePagerID(c *gin.Context) {

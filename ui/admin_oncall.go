@@ -473,7 +473,7 @@ func (w *Web) savePolicy(c *gin.Context) {
 		}
 		p.Steps = append(p.Steps, st)
 	}
-	w.saveAndBack(c, w.opts.Admin.Policies().Put(c.Request.Context(), p, by(c)), "/app/admin/policies", "Saved policy "+p.ID+".", w.showPolicies)
+	w.saveAndBack(c, put(c, w.opts.Admin.Policies(), p, func(p *routing.Policy) string { return p.ID }), "/app/admin/policies", "Saved policy "+p.ID+".", w.showPolicies)
 }
 
 func (w *Web) deletePolicy(c *gin.Context) {
@@ -493,7 +493,7 @@ func (w *Web) showTemplates(c *gin.Context, status int, errMsg string) {
 
 func (w *Web) saveTemplate(c *gin.Context) {
 	t := Template{Name: strings.TrimSpace(c.PostForm("name")), Text: c.PostForm("text"), Description: strings.TrimSpace(c.PostForm("description"))}
-	w.saveAndBack(c, w.opts.Admin.Templates().Put(c.Request.Context(), t, by(c)), "/app/admin/templates", "Saved template "+t.Name+".", w.showTemplates)
+	w.saveAndBack(c, put(c, w.opts.Admin.Templates(), t, func(t *Template) string { return t.Name }), "/app/admin/templates", "Saved template "+t.Name+".", w.showTemplates)
 }
 
 func (w *Web) deleteTemplate(c *gin.Context) {

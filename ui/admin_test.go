@@ -600,8 +600,14 @@ func TestAdminPoliciesAndTemplates(t *testing.T) {
 	if tpl.status != http.StatusBadRequest || !strings.Contains(tpl.body, "a placeholder is not closed") {
 		t.Fatalf("bad template: %d", tpl.status)
 	}
-	location(t, b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {ext}"}}))
-	if len(ad.templates.items) != 1 {
+	location(t, b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "new": {"1"}, "name": {"callback"}, "text": {"Call {ext}"}}))
+	// The add form does not replace a template of the same name.
+	again := b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "new": {"1"}, "name": {"callback"}, "text": {"Other"}})
+	if again.status != http.StatusBadRequest || !strings.Contains(again.body, "callback is taken") {
+		t.Fatalf("a second template named callback: %d", again.status)
+	}
+	location(t, b.do(http.MethodPost, "/app/admin/templates", url.Values{"csrf": {csrf}, "name": {"callback"}, "text": {"Call {ext} now"}}))
+	if len(ad.templates.items) != 1 || ad.templates.items[0].Text != "Call {ext} now" {
 		t.Fatalf("templates: %+v", ad.templates.items)
 	}
 }
