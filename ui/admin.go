@@ -40,7 +40,7 @@ const maxUpload = 8 << 20
 // group) and parses the pages' shared navigation into them.
 func (w *Web) registerAdmin(g *gin.RouterGroup) {
 	for name, t := range w.pages {
-		if strings.HasPrefix(name, "admin_") {
+		if strings.HasPrefix(name, "admin_") && t.Lookup("adminnav") == nil {
 			w.pages[name] = template.Must(t.ParseFS(adminPartialFS, "templates/admin/*.html"))
 		}
 	}
