@@ -99,6 +99,10 @@
 //     chain, newest first, 1000 entries at a time; a filter matching few
 //     entries of a long chain reads all of it per page. Its CSV export
 //     stops at 200,000 entries.
+//   - An administration request's own audit entry is written after its
+//     answer (the store's entry for the change it made is written with
+//     the change): unlike the JSON API, a failure to write it is logged,
+//     not answered 503.
 //   - An import's dry run and its apply are two requests: the file is
 //     posted again with "Apply", and the apply checks everything again
 //     (what changed in between counts), so the preview can differ from
