@@ -196,10 +196,10 @@ func demoRecords() []storage.ImportRecord {
 		{Kind: storage.KindPolicy, ID: "standard", Value: routing.Policy{ID: "standard", Name: "Standard: stage channels, then everything after 5 min",
 			Steps:         []routing.Step{{}, {Delay: 5 * time.Minute, Channels: []paging.Channel{paging.ChannelApp, paging.ChannelPager, paging.ChannelSMS}}},
 			FallbackAfter: 5 * time.Minute}},
-		{Kind: storage.KindPolicy, ID: "code-blue", Value: routing.Policy{ID: "code-blue", Name: "Code blue: app and pager, repeat, SMS, switchboard",
+		{Kind: storage.KindPolicy, ID: "code-blue", Value: routing.Policy{ID: "code-blue", Name: "Code blue team: app and pager, repeat, SMS, switchboard; every member keeps it",
 			Steps: []routing.Step{{Channels: pager}, {Delay: time.Minute, Channels: app}, {Delay: time.Minute, Channels: sms},
 				{Delay: time.Minute, Targets: []paging.Target{{Kind: paging.TargetRole, ID: "switchboard"}}}},
-			Repeat: 1, FallbackAfter: 2 * time.Minute}},
+			Repeat: 1, FallbackAfter: 2 * time.Minute, Team: true}},
 	}
 }
 

@@ -688,7 +688,8 @@ func (e *Engine) Acknowledge(ctx context.Context, msg paging.ID, person string, 
 	if err := e.st.Route(ctx, msg, &r); err != nil {
 		return r, err
 	}
-	if r.State == StateAcknowledged {
+	first := r.State != StateAcknowledged
+	if !first && !r.Policy.Team {
 		return r, nil
 	}
 	now := e.clock.Now()
@@ -706,13 +707,28 @@ func (e *Engine) Acknowledge(ctx context.Context, msg paging.ID, person string, 
 			via = a.ID
 		}
 	}
+	if !first {
+		// A code team's page, acknowledged before: this person's own
+		// acknowledgement, nothing else changes.
+		if d.State == paging.StateAcknowledged {
+			return r, nil
+		}
+		if _, err := d.Acknowledge(via, now); err != nil {
+			return r, fmt.Errorf("%w: %v", paging.ErrInvalid, err)
+		}
+		ch := e.newChange(&r, false)
+		ch.event = EventAcknowledged
+		ch.audit(&r, actionAck, fmt.Sprintf("by %s on %s (team)", person, channel))
+		return r, e.commit(ctx, ch)
+	}
 	if _, err := d.Acknowledge(via, now); err != nil {
 		return r, fmt.Errorf("%w: %v", paging.ErrInvalid, err)
 	}
-	// Everyone else's pending attempts stop too.
+	// Everyone else's pending attempts stop too, but on a code team's
+	// page, whose members all keep it.
 	for i := range r.Deliveries {
 		o := &r.Deliveries[i]
-		if o == d || o.State.Final() {
+		if r.Policy.Team || o == d || o.State.Final() {
 			continue
 		}
 		for j := range o.Attempts {

@@ -584,3 +584,54 @@ func TestRolePageAt0200OnFallBackNight(t *testing.T) {
 	h.clock.set(time.Date(2026, 10, 25, 8, 0, 0, 0, berlin))
 	want(t, "08:00 CET hands off", attempts(h.route(h.page("3000", paging.PriorityHigh, "d"))), []string{"ana app sent"})
 }
+
+// A code team's page (policy Team): the first acknowledgement stops the
+// escalation but nobody else's delivery, and each member acknowledges
+// for themselves; without Team the first cancels the rest.
+func TestCodeTeamKeepsThePage(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h := newHospital(t, start, engine.Config{})
+	h.person("ray", paging.StageApp)
+	h.person("ann", paging.StageApp)
+	h.person("lee", paging.StagePager, pager("1002"))
+	h.person("kim", paging.StageApp)
+	if err := h.st.PutGroup(context.Background(), paging.Group{ID: "code-team", Name: "Code blue team", Members: []string{"ray", "ann", "lee"}}, admin); err != nil {
+		t.Fatal(err)
+	}
+	for _, team := range []bool{true, false} {
+		t.Run(fmt.Sprint("team=", team), func(t *testing.T) {
+			pid := "9998"
+			if team {
+				pid = "9999"
+			}
+			h.put(storage.KindPolicy, "code-"+pid, routing.Policy{ID: "code-" + pid, Team: team, Steps: []routing.Step{
+				{},
+				{Delay: 2 * time.Minute, Targets: []paging.Target{{Kind: paging.TargetPerson, ID: "kim"}}},
+			}})
+			if err := h.st.PutPagerID(context.Background(), paging.PagerID{ID: pid, Target: paging.Target{Kind: paging.TargetGroup, ID: "code-team"},
+				Priority: paging.PriorityCritical, Policy: "code-" + pid}, admin); err != nil {
+				t.Fatal(err)
+			}
+			id := h.page(pid, paging.PriorityCritical, "Code Blue 4W Rm 412")
+			want(t, "everyone paged", attempts(h.route(id)), []string{"ray app sent", "ann app sent", "lee pager queued"})
+			if r, err := h.eng.Acknowledge(context.Background(), id, "ray", paging.ChannelApp); err != nil || r.State != engine.StateAcknowledged {
+				t.Fatalf("ray's ack: %v %+v", err, r)
+			}
+			r, err := h.eng.Acknowledge(context.Background(), id, "ann", paging.ChannelApp)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.clock.add(10 * time.Minute)
+			h.tick()
+			r = h.route(id)
+			if team {
+				want(t, "each keeps it", attempts(r), []string{"ray app acknowledged", "ann app acknowledged", "lee pager queued"})
+			} else {
+				want(t, "the first ack cancels the rest", attempts(r), []string{"ray app acknowledged", "ann app cancelled", "lee pager cancelled"})
+			}
+			if r.Acked == nil || r.Acked.Person != "ray" || r.Timer != (paging.ID{}) {
+				t.Errorf("acked %+v, timer %v: want ray's, no step left", r.Acked, r.Timer)
+			}
+		})
+	}
+}

@@ -40,6 +40,11 @@ type Policy struct {
 	// it arrived: it stops escalating and leaves the operators' list, its
 	// pending attempts expired. Critical pages never expire.
 	Expire time.Duration `json:"expire,omitempty"`
+	// Team: everyone reached keeps the page (a code team). The first
+	// acknowledgement stops the escalation, as always, but not the other
+	// people's deliveries, and each of them may acknowledge too; without
+	// it, the first acknowledgement cancels everyone else's.
+	Team bool `json:"team,omitempty"`
 }
 
 // Step is one step of a policy.
