@@ -427,7 +427,8 @@ func (w *Web) showPolicies(c *gin.Context, status int, errMsg string) {
 // delay is dropped), targets as kind:id words, channels as checkboxes
 // named channel_<row>.
 func (w *Web) savePolicy(c *gin.Context) {
-	p := routing.Policy{ID: strings.TrimSpace(c.PostForm("id")), Name: strings.TrimSpace(c.PostForm("name"))}
+	p := routing.Policy{ID: strings.TrimSpace(c.PostForm("id")), Name: strings.TrimSpace(c.PostForm("name")),
+		Team: c.PostForm("team") == "1"}
 	bad := func(msg string) { w.showPolicies(c, http.StatusBadRequest, msg) }
 	var err error
 	if v := strings.TrimSpace(c.PostForm("repeat")); v != "" {

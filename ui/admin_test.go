@@ -586,8 +586,8 @@ func TestAdminPoliciesAndTemplates(t *testing.T) {
 	csrf := b.csrf()
 	location(t, b.do(http.MethodPost, "/app/admin/policies", url.Values{"csrf": {csrf}, "id": {"std"}, "name": {"Standard"},
 		"repeat": {"1"}, "fallback_after": {"5m"}, "delay": {"0s", "5m", ""}, "targets": {"", "role:cardio", ""},
-		"channel_1": {"sms", "pager"}}))
-	want := routing.Policy{ID: "std", Name: "Standard", Repeat: 1, FallbackAfter: 5 * time.Minute, Steps: []routing.Step{{},
+		"channel_1": {"sms", "pager"}, "team": {"1"}}))
+	want := routing.Policy{ID: "std", Name: "Standard", Repeat: 1, FallbackAfter: 5 * time.Minute, Team: true, Steps: []routing.Step{{},
 		{Delay: 5 * time.Minute, Targets: []paging.Target{{Kind: paging.TargetRole, ID: "cardio"}}, Channels: []paging.Channel{paging.ChannelSMS, paging.ChannelPager}}}}
 	if got := fmt.Sprint(ad.policies.items); got != fmt.Sprint([]routing.Policy{want}) {
 		t.Fatalf("policy %s\nwant %s", got, fmt.Sprint(want))
