@@ -179,7 +179,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		failed = failed || bad
 	}
 	if *only == "" || *only == "web" {
-		bad, err := benchWebPart(ctx, stdout, dir, *short, verdict)
+		bad, err := benchWebPart(ctx, stdout, dir, *short, *linger, verdict)
 		if err != nil {
 			fmt.Fprintln(stderr, "bench: web:", err)
 			return exitFailure

@@ -55,6 +55,8 @@ type webBench struct {
 	browser  bool
 	// browserEvery: every n-th page goes to the browser's person.
 	browserEvery int
+	// linger is the store's commit linger (storage.commit_linger).
+	linger time.Duration
 }
 
 type webResult struct {
@@ -70,6 +72,10 @@ type webResult struct {
 	// the event arrived (routing, the route's commit, the hub, the
 	// socket). Go sessions only.
 	toRoute, fromRoute []time.Duration
+	// The store's commit loop over the measured time.
+	commits            uint64
+	opsPerCommit, busy float64
+	commitMean         time.Duration
 	submitted          int
 	rate               float64
 	lost               int // pages whose event never came
@@ -87,8 +93,8 @@ func pct(lat []time.Duration, p int) time.Duration {
 }
 
 // benchWebPart runs the benchmark and prints its figures.
-func benchWebPart(ctx context.Context, stdout io.Writer, dir string, short bool, verdict func(bool) string) (bool, error) {
-	wb := webBench{sessions: 200, rate: 100, d: 20 * time.Second, browser: true, browserEvery: 10}
+func benchWebPart(ctx context.Context, stdout io.Writer, dir string, short bool, linger time.Duration, verdict func(bool) string) (bool, error) {
+	wb := webBench{sessions: 200, rate: 100, d: 20 * time.Second, browser: true, browserEvery: 10, linger: linger}
 	if short {
 		wb.d = 4 * time.Second
 	}
@@ -111,6 +117,9 @@ func benchWebPart(ctx context.Context, stdout io.Writer, dir string, short bool,
 	}
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p50", pct(res.syncLat, 50).Round(10*time.Microsecond), "report")
 	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "disk: fdatasync beside the store in the run, p99", pct(res.syncLat, 99).Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14s %16s\n", "store commit, mean (writing and syncing)", res.commitMean.Round(10*time.Microsecond), "report")
+	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "store commits/s; writes per commit", float64(res.commits)/wb.d.Seconds(), fmt.Sprintf("%.1f", res.opsPerCommit))
+	fmt.Fprintf(stdout, "%-52s %13.0f%% %16s\n", "store commit loop busy", 100*res.busy, "report")
 	fmt.Fprintf(stdout, "%-52s %14.1f %16s\n", "pages/s submitted (steady rate)", res.rate, fmt.Sprintf("%.0f", wb.rate))
 	// Like the other parts, the run fails on what went wrong (a page
 	// refused, an event that never came), not on a figure: a latency is
@@ -193,6 +202,7 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 	// switchboard's own pager IDs. Every text differs (page-0000000001…),
 	// so the duplicate filter lets each through.
 	cfg.Routing.RateLimit = 0
+	cfg.Storage.CommitLinger.Duration = wb.linger
 	m := NewMain(cfg, slog.New(slog.DiscardHandler), io.Discard)
 	if err := m.Open(ctx); err != nil {
 		return res, err
@@ -306,6 +316,7 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 	probeDone := make(chan []time.Duration, 1)
 	probeCtx, stopProbe := context.WithCancel(ctx)
 	go func() { probeDone <- syncProbe(probeCtx, cfg.Storage.DataDir, &measuring) }()
+	var before storage.Stats
 	warm := time.Second
 	interval := time.Duration(float64(time.Second) / wb.rate)
 	start := time.Now()
@@ -315,6 +326,7 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 	for time.Since(start) < warm+wb.d {
 		if !measuring.Load() && time.Since(start) >= warm {
 			measuredFrom = time.Now()
+			before = m.store.Stats()
 			measuring.Store(true)
 		}
 		var p *webPerson
@@ -333,6 +345,12 @@ func benchWeb(ctx context.Context, dir string, wb webBench) (webResult, error) {
 		time.Sleep(time.Until(next))
 	}
 	elapsed := time.Since(measuredFrom)
+	after := m.store.Stats()
+	if res.commits = after.Commits - before.Commits; res.commits > 0 {
+		res.opsPerCommit = float64(after.Ops-before.Ops) / float64(res.commits)
+		res.commitMean = (after.Busy - before.Busy) / time.Duration(res.commits)
+	}
+	res.busy = float64(after.Busy-before.Busy) / float64(elapsed)
 	inLoad.Wait()
 	// Let the last events arrive.
 	deadline := time.Now().Add(5 * time.Second)
