@@ -309,6 +309,27 @@ func (a *Auth) SignOutEverywhere(ctx context.Context, s Session) ([]Session, err
 	return a.acc.EndSessionsOf(ctx, s.Username, "signed out everywhere", actorOf(s))
 }
 
+// PasswordChanged ends every session of s's user, s's own included, and
+// opens a new one for the browser that changed the password: whoever
+// signed in with the old password is signed out everywhere. The new
+// session keeps s's second factor and its creation time (a password
+// change does not extend the absolute lifetime). It returns the new
+// session's token and the sessions it ended.
+func (a *Auth) PasswordChanged(ctx context.Context, s Session) (string, Session, []Session, error) {
+	ended, err := a.acc.EndSessionsOf(ctx, s.Username, "password changed", actorOf(s))
+	if err != nil {
+		return "", Session{}, nil, err
+	}
+	now := a.now()
+	ns := Session{ID: paging.NewID(now), Username: s.Username, Person: s.Person, Role: s.Role, MFA: s.MFA, Enrol: s.Enrol,
+		Created: s.Created, LastSeen: now, CSRF: randomToken(), Source: s.Source}
+	nt := randomToken()
+	if err := a.acc.CreateSession(ctx, tokenHash(nt), ns, 0, actorOf(s)); err != nil {
+		return "", Session{}, ended, err
+	}
+	return nt, ns, ended, nil
+}
+
 // Revoke ends every session of username on an administrator's order (a
 // lost phone) and returns them.
 func (a *Auth) Revoke(ctx context.Context, admin Session, username string) ([]Session, error) {

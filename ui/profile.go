@@ -299,7 +299,20 @@ func (w *Web) changePassword(c *gin.Context) {
 		w.fail(c, err)
 		return
 	}
-	w.log.Info("password changed", "session", s.ID, "username", s.Username)
+	token, ns, ended, err := w.auth.PasswordChanged(ctx, s)
+	if err != nil {
+		w.fail(c, err)
+		return
+	}
+	others := make([]Session, 0, len(ended))
+	for _, e := range ended {
+		if e.ID != s.ID { // this page is on its way to the new session
+			others = append(others, e)
+		}
+	}
+	w.endPages(others, "password changed")
+	setCookie(c, sessionCookie, token, 0)
+	w.log.Info("password changed; other sessions ended", "session", ns.ID, "username", s.Username, "ended", len(others))
 	if s.Enrol {
 		c.Redirect(http.StatusSeeOther, "/app/mfa")
 		return

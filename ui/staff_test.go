@@ -267,6 +267,8 @@ func TestRespondAndConsoleFrames(t *testing.T) {
 func TestMustChangePassword(t *testing.T) {
 	r, staff := newStaffRig(t)
 	staff.must["amara"] = true
+	other := r.browser() // her phone, signed in with the old password
+	other.signin("amara", "correct horse battery", "")
 	b := r.browser()
 	b.signin("amara", "correct horse battery", "")
 	// Everything else sends her to the password form, or is refused.
@@ -306,6 +308,10 @@ func TestMustChangePassword(t *testing.T) {
 	}
 	if got := b.do(http.MethodGet, "/app/", nil); got.status != http.StatusOK {
 		t.Errorf("inbox after the change: %d", got.status)
+	}
+	// The change signed out the session opened with the old password.
+	if got := other.do(http.MethodGet, "/app/", nil); got.status != http.StatusSeeOther || !strings.HasPrefix(got.header.Get("Location"), "/app/signin") {
+		t.Errorf("the other session after the change: %d to %q, want the sign-in page", got.status, got.header.Get("Location"))
 	}
 }
 
