@@ -1113,19 +1113,18 @@ func TestSpoolAckItemsRiding(t *testing.T) {
 	// Writes until one carries the deletion (the first may commit before
 	// the ack reaches the commit loop): the ack never commits on its own.
 	var puts []storage.SpoolItem
-	for err := error(nil); ; {
+	for done := false; !done; {
 		select {
-		case err = <-acked:
+		case err := <-acked:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
 		default:
 			it := newItem("result", 0, t0, fmt.Sprint("c", len(puts)))
 			putItems(t, s, it)
 			puts = append(puts, it)
-			continue
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		break
 	}
 	if n := s.CommitStats().Commits - before; n != uint64(len(puts)) {
 		t.Errorf("%d commits for %d writes and a riding ack: it committed on its own", n, len(puts))

@@ -9,7 +9,6 @@ import (
 	"pagebridge/firmware-agent/espa"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/gateway/paging"
-	"pagebridge/storage"
 )
 
 // espaSpooled returns the inbound pages and the results in the spool.
@@ -94,38 +93,20 @@ func TestESPALine(t *testing.T) {
 	}
 
 	// Status back: the gateway's job for the page of call 1001.
-	key := paging.NewID(time.Now())
-	payload, err := agentapi.Encode(key, time.Now(), &agentapi.Job{Device: "nurse-call", Priority: paging.PriorityNormal,
+	key := queueJob(t, a, agentapi.Job{Device: "nurse-call", Priority: paging.PriorityNormal,
 		Action: ActionESPAStatus, To: "1001", ESPAStatus: int(espa.StatusAcknowledged), Attempt: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.spool.AddJobs(ctx, []storage.SpoolJob{{Key: key, Device: "nurse-call", Priority: paging.PriorityNormal,
-		Payload: paging.NewPHI(string(payload))}}); err != nil {
-		t.Fatal(err)
-	}
-	j, err := decodeJob(storage.SpoolJob{Key: key, Payload: paging.NewPHI(string(payload))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.queue.Push(j.prio, j)
 	if err := cs.PollUntil(ctx, 20*time.Millisecond, func(s []espa.Status) bool { return len(s) > 0 }); err != nil {
 		t.Fatal(err)
 	}
 	if got := cs.Statuses(); len(got) != 1 || got[0].Address != "1001" || got[0].Call != espa.StatusAcknowledged {
 		t.Fatalf("nurse call got %+v", got)
 	}
-	for {
-		if _, results := espaSpooled(t, a); len(results) > 0 {
-			if r := results[0]; len(results) != 1 || r.Job != key.String() || r.Outcome != agentapi.OutcomeSent {
-				t.Fatalf("results %+v", results)
-			}
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("no result for the status job")
-		case <-time.After(10 * time.Millisecond):
-		}
+	var results []agentapi.Result
+	eventually(t, "a result for the status job", func() bool {
+		_, results = espaSpooled(t, a)
+		return len(results) > 0
+	})
+	if r := results[0]; len(results) != 1 || r.Job != key.String() || r.Outcome != agentapi.OutcomeSent {
+		t.Fatalf("results %+v", results)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"pagebridge/firmware-agent/espa"
 	"pagebridge/firmware-agent/sim"
 	"pagebridge/gateway/paging"
-	"pagebridge/storage"
 )
 
 // An espa-system on the simulated DECT messaging server's pty: page jobs
@@ -46,22 +45,8 @@ func TestESPASystem(t *testing.T) {
 		{"1002", "Room 12 call bell", paging.PriorityNormal},
 		{"1003", "Room 14", paging.PriorityHigh},
 	} {
-		key := paging.NewID(time.Now())
-		jobs[p.to] = key
-		payload, err := agentapi.Encode(key, time.Now(), &agentapi.Job{Device: "dect", Priority: p.prio,
+		jobs[p.to] = queueJob(t, a, agentapi.Job{Device: "dect", Priority: p.prio,
 			Action: ActionTAPPage, To: p.to, Text: agentapi.Text(p.text), Attempt: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sj := storage.SpoolJob{Key: key, Device: "dect", Priority: p.prio, Payload: paging.NewPHI(string(payload))}
-		if _, err := a.spool.AddJobs(ctx, []storage.SpoolJob{sj}); err != nil {
-			t.Fatal(err)
-		}
-		j, err := decodeJob(sj)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.queue.Push(j.prio, j)
 	}
 
 	// What the agent reports: sent and delivered for 1001 and 1002, a
@@ -71,39 +56,26 @@ func TestESPASystem(t *testing.T) {
 		"1002": {agentapi.OutcomeSent, agentapi.OutcomeDelivered},
 		"1003": {agentapi.OutcomeFailPerm},
 	}
-	var got map[string][]agentapi.Outcome
-	for {
-		_, results := espaSpooled(t, a)
-		got = map[string][]agentapi.Outcome{}
-		for _, r := range results {
-			for to, k := range jobs {
-				if r.Job == k.String() {
-					got[to] = append(got[to], r.Outcome)
-				}
-			}
+	got := func() map[string][]agentapi.Outcome {
+		results, _ := spooled(t, a)
+		out := map[string][]agentapi.Outcome{}
+		for to, k := range jobs {
+			out[to] = slices.Sorted(slices.Values(results[k.String()]))
 		}
-		for _, os := range got {
-			slices.Sort(os)
-		}
-		if len(got["1001"]) == 2 && len(got["1002"]) == 2 && len(got["1003"]) == 1 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("results so far %v, want %v", got, want)
-		case <-time.After(20 * time.Millisecond):
-		}
+		return out
 	}
+	eventually(t, "every call's outcomes", func() bool {
+		g := got()
+		return len(g["1001"]) == 2 && len(g["1002"]) == 2 && len(g["1003"]) == 1
+	})
 	for to, w := range want {
-		slices.Sort(w)
-		if !slices.Equal(got[to], w) {
-			t.Errorf("%s: outcomes %v, want %v", to, got[to], w)
+		if g := got()[to]; !slices.Equal(g, slices.Sorted(slices.Values(w))) {
+			t.Errorf("%s: outcomes %v, want %v", to, g, w)
 		}
 	}
 	// A moment more for anything sent twice to show.
 	time.Sleep(2 * espaSystemPoll)
-	_, results := espaSpooled(t, a)
-	if len(results) != 5 {
+	if _, results := espaSpooled(t, a); len(results) != 5 {
 		t.Errorf("%d results, want 5", len(results))
 	}
 	calls := ps.Calls()

@@ -16,16 +16,22 @@ import (
 // spoolSMS spools an SMS job for dev (a modem or a pool) and queues it.
 func spoolSMS(t *testing.T, a *Agent, dev, to, text string) paging.ID {
 	t.Helper()
+	return queueJob(t, a, agentapi.Job{Device: dev, Priority: paging.PriorityHigh, Action: ActionSMSSend, To: to, Text: agentapi.Text(text), Attempt: 1})
+}
+
+// queueJob spools body as a job for its device and queues it there, as
+// takeJobs does with a job from the bus, and returns its key.
+func queueJob(t *testing.T, a *Agent, body agentapi.Job) paging.ID {
+	t.Helper()
 	key := paging.NewID(time.Now())
-	body := agentapi.Job{Device: dev, Priority: paging.PriorityHigh, Action: ActionSMSSend, To: to, Text: agentapi.Text(text), Attempt: 1}
 	p, err := agentapi.Encode(key, time.Now(), &body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.spool.AddJobs(context.Background(), []storage.SpoolJob{{Key: key, Device: dev, Priority: body.Priority, Payload: paging.NewPHI(string(p))}}); err != nil {
+	if _, err := a.spool.AddJobs(context.Background(), []storage.SpoolJob{{Key: key, Device: body.Device, Priority: body.Priority, Payload: paging.NewPHI(string(p))}}); err != nil {
 		t.Fatal(err)
 	}
-	a.devices[dev].queue.Push(body.Priority, &job{key: key, prio: body.Priority, body: body})
+	a.devices[body.Device].queue.Push(body.Priority, &job{key: key, prio: body.Priority, body: body})
 	return key
 }
 
