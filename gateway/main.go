@@ -67,8 +67,9 @@ commands:
                                 is given and the directory lacks it (daemon running)
   send    (-tap ADDR | -snpp ADDR) -pager ID [-pager ID …] TEXT
                                 a simulated sender: page over TAP (TCP) or SNPP, as nurse call or a switchboard does
-  bench   [-short] [-only ingest|bus|routing|tap|sms]
-                                measure ingest, the bus round trip and routing against their targets
+  bench   [-short] [-only ingest|bus|routing|tap|sms|airtime|web]
+                                print each performance figure beside its target (ingest, bus, routing,
+                                TAP, SMS beside its peers, POCSAG air time, web latency)
   version                       print the version
 
 backup, audit verify and keys rotate talk to a running daemon over its admin
