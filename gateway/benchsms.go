@@ -440,25 +440,7 @@ func benchSMSTools(ctx context.Context, dir, bin string, n int) (smsRun, error) 
 		}
 	}
 	conf := filepath.Join(run, "smsd.conf")
-	if err := os.WriteFile(conf, fmt.Appendf(nil, `devices = GSM1
-outgoing = %[1]s/outgoing
-checked = %[1]s/checked
-incoming = %[1]s/incoming
-sent = %[1]s/sent
-failed = %[1]s/failed
-report = %[1]s/report
-logfile = %[1]s/smsd.log
-pidfile = %[1]s/smsd.pid
-infofile = %[1]s/smsd.working
-delaytime = 1
-[GSM1]
-device = %[2]s
-baudrate = 115200
-incoming = yes
-report = yes
-init = AT+CPMS="SM","SM","SM";+CNMI=2,1,0,2,0
-send_retries = 2
-`, s, mods.mods[0].Path()), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(sim.SMSToolsConfig(s, mods.mods[0].Path())), 0o600); err != nil {
 		return smsRun{}, err
 	}
 	var names []string
@@ -524,21 +506,9 @@ func benchGammu(ctx context.Context, dir, bin, inject string, n int) (smsRun, ga
 		}
 	}
 	rc := func(outbox string) string {
-		return fmt.Sprintf(`[gammu]
-device = %[2]s
-connection = at
-[smsd]
-service = files
-inboxpath = %[1]s/in/
-outboxpath = %[1]s/%[3]s/
-sentsmspath = %[1]s/sent/
-errorsmspath = %[1]s/err/
-logfile = %[1]s/smsd.log
-deliveryreport = sms
-checksecurity = 0
-checkbattery = 0
-commtimeout = 1
-`, g, mods.mods[0].Path(), outbox)
+		// commtimeout 1: it looks at its outbox every second, as smsd's
+		// delaytime = 1 does (its default is 30 s).
+		return sim.GammuSMSDConfig(g, mods.mods[0].Path(), outbox, "commtimeout = 1")
 	}
 	rcPath, stageRC := filepath.Join(run, "rc"), filepath.Join(run, "rc-stage")
 	if err := os.WriteFile(rcPath, []byte(rc("out")), 0o600); err != nil {

@@ -161,26 +161,7 @@ func TestModemSMSTools(t *testing.T) {
 	mkdirs(t, filepath.Join(s, "outgoing"), filepath.Join(s, "checked"), filepath.Join(s, "incoming"),
 		filepath.Join(s, "sent"), filepath.Join(s, "failed"), filepath.Join(s, "report"), filepath.Join(run, "stage"))
 	conf := filepath.Join(run, "smsd.conf")
-	writeFile(t, conf, fmt.Sprintf(`devices = GSM1
-outgoing = %[1]s/outgoing
-checked = %[1]s/checked
-incoming = %[1]s/incoming
-sent = %[1]s/sent
-failed = %[1]s/failed
-report = %[1]s/report
-logfile = %[1]s/smsd.log
-loglevel = 7
-pidfile = %[1]s/smsd.pid
-infofile = %[1]s/smsd.working
-delaytime = 1
-[GSM1]
-device = %[2]s
-baudrate = 115200
-incoming = yes
-report = yes
-init = AT+CPMS="SM","SM","SM";+CNMI=2,1,0,2,0
-send_retries = 2
-`, s, m.Path()))
+	writeFile(t, conf, SMSToolsConfig(s, m.Path(), "loglevel = 7"))
 	for i, text := range peerTexts {
 		stage := filepath.Join(run, "stage", fmt.Sprint("page", i))
 		writeFile(t, stage, "To: 4917012345\n\n"+text+"\n")
@@ -254,21 +235,7 @@ func TestModemGammuSMSD(t *testing.T) {
 	g := filepath.Join(run, "g")
 	mkdirs(t, filepath.Join(g, "in"), filepath.Join(g, "out"), filepath.Join(g, "sent"), filepath.Join(g, "err"))
 	rc := filepath.Join(run, "rc")
-	writeFile(t, rc, fmt.Sprintf(`[gammu]
-device = %[2]s
-connection = at
-[smsd]
-service = files
-inboxpath = %[1]s/in/
-outboxpath = %[1]s/out/
-sentsmspath = %[1]s/sent/
-errorsmspath = %[1]s/err/
-logfile = %[1]s/smsd.log
-debuglevel = 1
-deliveryreport = sms
-checksecurity = 0
-checkbattery = 0
-`, g, m.Path()))
+	writeFile(t, rc, GammuSMSDConfig(g, m.Path(), "out", "debuglevel = 1"))
 	for _, text := range peerTexts {
 		out, err := exec.CommandContext(t.Context(), inject, "-c", rc, "TEXT", "+4917012345", "-autolen", "600", "-text", text).CombinedOutput()
 		if err != nil {
